@@ -1,0 +1,100 @@
+"""The `Store` protocol: the one door to data, and the error every store raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from qs_tui.esql.catalog import EsqlResult
+
+Document = Mapping[str, Any]
+EsqlParams = list[Any] | dict[str, Any] | None
+
+
+class StoreError(Exception):
+    """A store failure in words a user can act on.
+
+    Attributes:
+        title: a short summary ("cannot reach Elasticsearch", "authentication failed").
+        message: what happened and what to do about it. Never contains credentials.
+    """
+
+    def __init__(self, title: str, message: str = "") -> None:
+        super().__init__(f"{title}: {message}" if message else title)
+        self.title = title
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Health:
+    """What `Store.health()` reports.
+
+    Attributes:
+        ok: whether the store answers and can serve queries.
+        status: `green`, `yellow`, `red` (cluster health) or `embedded`.
+        name: where the data lives: `embedded (memory)`, `embedded (./data)` or the cluster's
+            URL without credentials.
+        version: the Elasticsearch version, or the engine's for the embedded store.
+        detail: anything else worth showing (licence, node count, documents held).
+    """
+
+    ok: bool
+    status: str
+    name: str
+    version: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """Outcome of `Store.bulk`: how many documents were written and the per-document errors."""
+
+    written: int
+    errors: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What agents, the simulator and the CLI need from a store.
+
+    Optional abilities are flags with safe defaults rather than `hasattr` checks.
+    """
+
+    #: True when `esql(..., now=...)` can fix `NOW()` (only the embedded store can).
+    supports_fixed_now: bool
+
+    def esql(
+        self,
+        query: str,
+        *,
+        params: EsqlParams = None,
+        now: datetime | None = None,
+    ) -> EsqlResult:
+        """Run one ES|QL query with parameters; ES|QL warnings come back in `result.warnings`."""
+        ...
+
+    def bulk(self, index: str, documents: Iterable[Document]) -> BulkResult:
+        """Write many documents to `index` (a data stream or an index)."""
+        ...
+
+    def index(self, index: str, document: Document, *, doc_id: str | None = None) -> str:
+        """Write one document (replacing the one with the same `doc_id`); returns its id."""
+        ...
+
+    def ensure_templates(self) -> list[str]:
+        """Install the project's index templates (idempotent); returns the names installed."""
+        ...
+
+    def refresh(self, index: str | None = None) -> None:
+        """Make everything written so far visible to queries."""
+        ...
+
+    def health(self) -> Health:
+        """Report whether the store is reachable and serving."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and flush anything buffered."""
+        ...

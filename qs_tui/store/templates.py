@@ -1,0 +1,178 @@
+"""Index templates and mappings for QuantumState's indices, defined once for both stores.
+
+On a real cluster, Elasticsearch's built-in templates own `logs-*-*` and `metrics-*-*` at
+priority 100. Ours match only `qs-*` names, so they never overlap with those patterns, and
+use priority 500 so that a user's own catch-all templates cannot shadow them either.
+
+Metrics and logs are data streams (append-only, time-stamped); deployments, incidents and
+agent decisions are plain indices because incidents are updated in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+METRICS = "qs-metrics"
+LOGS = "qs-logs"
+DEPLOYMENTS = "qs-deployments"
+INCIDENTS = "qs-incidents"
+DECISIONS = "qs-agent-decisions"
+
+TEMPLATE_PRIORITY = 500
+
+#: The metric fields every sample carries, in order.
+METRIC_FIELDS: tuple[str, ...] = (
+    "cpu_percent",
+    "memory_percent",
+    "error_rate",
+    "latency_p95_ms",
+    "requests_per_s",
+    "disk_percent",
+)
+
+_KEYWORD: dict[str, Any] = {"type": "keyword"}
+_DATE: dict[str, Any] = {"type": "date"}
+_DOUBLE: dict[str, Any] = {"type": "double"}
+_TEXT: dict[str, Any] = {"type": "text"}
+_LONG: dict[str, Any] = {"type": "long"}
+_WHERE: dict[str, Any] = {
+    "service": _KEYWORD,
+    "region": _KEYWORD,
+}
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One of QuantumState's indices.
+
+    Attributes:
+        name: the index or data stream name that documents are written to.
+        template: the composable index template's name.
+        data_stream: whether the template creates a data stream (append-only).
+        properties: the mapping's `properties`, shared by both stores.
+        description: what lives there, shown by `qs-tui doctor`.
+    """
+
+    name: str
+    template: str
+    data_stream: bool
+    properties: dict[str, Any]
+    description: str
+
+    @property
+    def index_patterns(self) -> list[str]:
+        """The template's patterns: the name itself and dated/suffixed variants."""
+        return [self.name, f"{self.name}-*"]
+
+    def mapping(self) -> dict[str, Any]:
+        """The mapping body (`{"dynamic": ..., "properties": ...}`)."""
+        return {"dynamic": "false", "properties": self.properties}
+
+    def template_body(self) -> dict[str, Any]:
+        """The body of `PUT _index_template/<template>`."""
+        body: dict[str, Any] = {
+            "index_patterns": self.index_patterns,
+            "priority": TEMPLATE_PRIORITY,
+            "template": {
+                "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+                "mappings": self.mapping(),
+            },
+            "_meta": {"managed_by": "qs-tui", "description": self.description},
+        }
+        if self.data_stream:
+            body["data_stream"] = {}
+        return body
+
+
+INDICES: tuple[IndexSpec, ...] = (
+    IndexSpec(
+        name=METRICS,
+        template="qs-metrics-template",
+        data_stream=True,
+        description="one sample per host and interval: cpu, memory, errors, latency, traffic, disk",
+        properties={
+            "@timestamp": _DATE,
+            **_WHERE,
+            "host": _KEYWORD,
+            **{name: _DOUBLE for name in METRIC_FIELDS},
+        },
+    ),
+    IndexSpec(
+        name=LOGS,
+        template="qs-logs-template",
+        data_stream=True,
+        description="application logs with level and error code",
+        properties={
+            "@timestamp": _DATE,
+            **_WHERE,
+            "host": _KEYWORD,
+            "level": _KEYWORD,
+            "error_code": _KEYWORD,
+            "message": _TEXT,
+            "trace_id": _KEYWORD,
+        },
+    ),
+    IndexSpec(
+        name=DEPLOYMENTS,
+        template="qs-deployments-template",
+        data_stream=False,
+        description="deployments: service, region, version, author, commit",
+        properties={
+            "@timestamp": _DATE,
+            **_WHERE,
+            "version": _KEYWORD,
+            "previous_version": _KEYWORD,
+            "author": _KEYWORD,
+            "commit": _KEYWORD,
+            "description": _TEXT,
+        },
+    ),
+    IndexSpec(
+        name=INCIDENTS,
+        template="qs-incidents-template",
+        data_stream=False,
+        description="incidents with root cause, action, MTTR and runbook",
+        properties={
+            "@timestamp": _DATE,
+            "incident_id": _KEYWORD,
+            **_WHERE,
+            "kind": _KEYWORD,
+            "state": _KEYWORD,
+            "title": _TEXT,
+            "summary": _TEXT,
+            "root_cause": _TEXT,
+            "action": _KEYWORD,
+            "confidence": _DOUBLE,
+            "opened_at": _DATE,
+            "resolved_at": _DATE,
+            "mttr_s": _DOUBLE,
+            "runbook": _TEXT,
+        },
+    ),
+    IndexSpec(
+        name=DECISIONS,
+        template="qs-agent-decisions-template",
+        data_stream=False,
+        description="the audit trail: every agent decision with its reasons",
+        properties={
+            "@timestamp": _DATE,
+            "incident_id": _KEYWORD,
+            "agent": _KEYWORD,
+            "decision": _KEYWORD,
+            "message": _TEXT,
+            "confidence": _DOUBLE,
+            "sequence": _LONG,
+        },
+    ),
+)
+
+BY_NAME: dict[str, IndexSpec] = {spec.name: spec for spec in INDICES}
+
+
+def spec_for(index: str) -> IndexSpec | None:
+    """The spec whose template would apply to `index` (`qs-metrics`, `qs-metrics-2026.11`)."""
+    for spec in INDICES:
+        if index == spec.name or index.startswith(f"{spec.name}-"):
+            return spec
+    return None
