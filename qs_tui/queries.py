@@ -1,0 +1,66 @@
+"""The query library: one ES|QL query per file in the top-level `esql/` folder."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+#: The `esql/` folder beside the package (the repository's top level).
+QUERY_DIR = Path(__file__).resolve().parent.parent / "esql"
+
+_PARAM = re.compile(r"\?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class QueryNotFoundError(LookupError):
+    """No file `esql/<name>.esql`."""
+
+
+@dataclass(frozen=True)
+class QueryFile:
+    """One query of the library.
+
+    Attributes:
+        name: the file's stem (`memory_leak`).
+        text: the whole file, header comment included (ES|QL accepts `//` comments).
+        description: the header comment without the `//` markers.
+        params: the named parameters the query uses, in order of first use.
+    """
+
+    name: str
+    text: str
+    description: str
+    params: tuple[str, ...]
+
+
+def _read(path: Path) -> QueryFile:
+    text = path.read_text(encoding="utf-8")
+    header: list[str] = []
+    body: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("//") and not body:
+            header.append(stripped[2:].strip())
+        elif stripped:
+            body.append(line)
+    params = tuple(dict.fromkeys(_PARAM.findall("\n".join(body))))
+    return QueryFile(path.stem, text, "\n".join(header), params)
+
+
+@cache
+def load_query(name: str) -> QueryFile:
+    """The query `esql/<name>.esql`.
+
+    Raises:
+        QueryNotFoundError: naming the file that is missing.
+    """
+    path = QUERY_DIR / f"{name}.esql"
+    if not path.is_file():
+        raise QueryNotFoundError(f"no query file {path.name} in {QUERY_DIR.name}/")
+    return _read(path)
+
+
+def all_queries() -> list[QueryFile]:
+    """Every query in the library, by name."""
+    return [_read(path) for path in sorted(QUERY_DIR.glob("*.esql"))]
