@@ -1,0 +1,450 @@
+"""A local HTTP server that answers like Elasticsearch and records what the client sent."""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "elasticsearch"
+
+_BUILD_HASH = "25d88452371273dd27356c98598287b669a03eae"
+
+
+def load_fixture(name: str) -> Any:
+    """The parsed JSON of `fixtures/elasticsearch/<name>`."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def encode_warning(text: str, *, version: str) -> str:
+    """One `Warning` header value as Elasticsearch writes it (escaped, percent-encoded)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    # Printable ASCII except `%` stays as is; everything else is percent-encoded (UTF-8).
+    safe = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+    return f'299 Elasticsearch-{version}-{_BUILD_HASH} "{quote(escaped, safe=safe)}"'
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received.
+
+    Attributes:
+        method: the HTTP method.
+        path: the path, percent-decoded, without the query string.
+        query: the query-string parameters.
+        headers: the headers, names lower-cased.
+        body: parsed JSON, a list of parsed lines for NDJSON, or None without a body.
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class _Scripted:
+    method: str
+    path: str
+    status: int
+    body: Any
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class FakeElasticsearch:
+    """Elasticsearch's REST surface as far as QuantumState uses it, on 127.0.0.1.
+
+    Answers come from the JSON fixtures (root info, health, licence, templates, bulk, errors);
+    `script()` queues a specific answer for the next matching request. With `engine=True`,
+    `POST /_query` is answered by an `EmbeddedStore` holding every document received through
+    `_bulk` and `_doc`, and engine errors come back as ES's 400 error bodies.
+    """
+
+    def __init__(
+        self,
+        *,
+        root_fixture: str = "root_info.json",
+        require_authorization: str | None = None,
+        engine: bool = False,
+        tls_files: tuple[Path, Path] | None = None,
+        product_header: bool = True,
+    ) -> None:
+        """Prepare the server (call `start()` or use it as a context manager).
+
+        Args:
+            root_fixture: the `GET /` answer; its version decides header compatibility (an
+                8.x server rejects `compatible-with=9`, as Elasticsearch 8 does).
+            require_authorization: when set, any other `Authorization` header gets a 401.
+            engine: answer `POST /_query` with the embedded engine over the received data.
+            tls_files: a certificate and its key (PEM) to serve HTTPS instead of HTTP.
+            product_header: send `X-Elastic-Product: Elasticsearch` (off: some other server).
+        """
+        self.product_header = product_header
+        self.root_info: dict[str, Any] = load_fixture(root_fixture)
+        self.version: str = self.root_info["version"]["number"]
+        self.require_authorization = require_authorization
+        self.requests: list[RecordedRequest] = []
+        self.documents: dict[str, list[dict[str, Any]]] = {}
+        self.templates: dict[str, dict[str, Any]] = {}
+        self.indices: set[str] = set()
+        self._scripted: deque[_Scripted] = deque()
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._engine: Any = None
+        if engine:
+            from qs_tui.store.embedded import EmbeddedStore
+
+            self._engine = EmbeddedStore()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._scheme = "http"
+        if tls_files is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certfile=tls_files[0], keyfile=tls_files[1])
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:<port>` (or `https://` when serving TLS)."""
+        host, port = self._server.server_address[:2]
+        return f"{self._scheme}://{host!s}:{port}"
+
+    def start(self) -> FakeElasticsearch:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        if self._engine is not None:
+            self._engine.close()
+
+    def __enter__(self) -> FakeElasticsearch:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- scripting and inspection -----------------------------------------------------------
+
+    def script(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 200,
+        body: Any = None,
+        fixture: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Answer the next `method path` request with this status, body (or fixture) and headers.
+
+        `headers` is a list so that a header can repeat, as `Warning` does.
+        """
+        if fixture is not None:
+            body = load_fixture(fixture)
+        self._scripted.append(_Scripted(method, path, status, body, list(headers or [])))
+
+    def requests_to(self, method: str, path_pattern: str) -> list[RecordedRequest]:
+        """The recorded requests with this method whose path matches the regex fully."""
+        pattern = re.compile(path_pattern)
+        return [r for r in self.requests if r.method == method and pattern.fullmatch(r.path)]
+
+    # -- request handling -------------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                # Quiet: test output should show assertions, not an access log.
+                return
+
+            def _serve(self) -> None:
+                fake._serve(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+        return Handler
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        parts = urlsplit(handler.path)
+        headers = {name.lower(): value for name, value in handler.headers.items()}
+        content_type = headers.get("content-type", "")
+        body: Any = None
+        if raw:
+            text = raw.decode("utf-8")
+            if "ndjson" in content_type:
+                body = [json.loads(line) for line in text.splitlines() if line.strip()]
+            else:
+                body = json.loads(text)
+        request = RecordedRequest(
+            method=handler.command,
+            path=unquote(parts.path),
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers=headers,
+            body=body,
+        )
+        with self._lock:
+            self.requests.append(request)
+            status, answer, extra = self._answer(request)
+        self._write(handler, request, status, answer, extra)
+
+    def _write(
+        self,
+        handler: BaseHTTPRequestHandler,
+        request: RecordedRequest,
+        status: int,
+        answer: Any,
+        extra: list[tuple[str, str]],
+    ) -> None:
+        payload = b"" if answer is None else json.dumps(answer).encode("utf-8")
+        accept = request.headers.get("accept", "")
+        match = re.search(r"compatible-with=(\d+)", accept)
+        # Elasticsearch answers in the media type the client asked for.
+        if match:
+            content_type = f"application/vnd.elasticsearch+json;compatible-with={match.group(1)}"
+        else:
+            content_type = "application/json"
+        handler.send_response(status)
+        if self.product_header:
+            handler.send_header("X-Elastic-Product", "Elasticsearch")
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(payload)))
+        for name, value in extra:
+            handler.send_header(name, value)
+        handler.end_headers()
+        if request.method != "HEAD":
+            handler.wfile.write(payload)
+
+    def _answer(self, request: RecordedRequest) -> tuple[int, Any, list[tuple[str, str]]]:
+        authorization = request.headers.get("authorization")
+        if self.require_authorization is not None and authorization != self.require_authorization:
+            header = [("WWW-Authenticate", 'ApiKey, Basic realm="security"')]
+            return 401, load_fixture("error_security_401.json"), header
+        major = int(self.version.split(".")[0])
+        for name in ("accept", "content-type"):
+            wanted = re.search(r"compatible-with=(\d+)", request.headers.get(name, ""))
+            if wanted and not major - 1 <= int(wanted.group(1)) <= major:
+                return 400, load_fixture("error_media_type_8_19.json"), []
+        for scripted in self._scripted:
+            if scripted.method == request.method and scripted.path == request.path:
+                self._scripted.remove(scripted)
+                return scripted.status, scripted.body, list(scripted.headers)
+        return self._route(request)
+
+    def _route(self, request: RecordedRequest) -> tuple[int, Any, list[tuple[str, str]]]:
+        method, path = request.method, request.path
+        segments = [s for s in path.split("/") if s]
+        if path == "/" and method in ("GET", "HEAD"):
+            return 200, (None if method == "HEAD" else self.root_info), []
+        if path == "/_cluster/health":
+            return 200, load_fixture("cluster_health.json"), []
+        if path == "/_license":
+            return 200, load_fixture("license.json"), []
+        if segments[:1] == ["_index_template"]:
+            return self._index_template(method, segments[1] if len(segments) > 1 else None, request)
+        if segments[:1] == ["_data_stream"] and method == "PUT" and len(segments) == 2:
+            return self._create(segments[1])
+        if segments[-1:] == ["_bulk"] and method in ("POST", "PUT"):
+            default_index = segments[0] if len(segments) == 2 else None
+            return 200, self._bulk(request.body or [], default_index), []
+        if path == "/_query" and method == "POST":
+            return self._query(request.body or {})
+        if len(segments) == 1 and method == "PUT" and not segments[0].startswith("_"):
+            return self._create(segments[0])
+        if len(segments) >= 2 and segments[1] in ("_doc", "_create") and method in ("PUT", "POST"):
+            doc_id = segments[2] if len(segments) > 2 else None
+            status, answer = self._index_one(segments[0], request.body or {}, doc_id)
+            return status, answer, []
+        if segments[-1:] == ["_refresh"]:
+            if self._engine is not None:
+                self._engine.refresh()
+            return 200, load_fixture("refresh.json"), []
+        if len(segments) == 2 and segments[1] == "_count":
+            return self._count(segments[0])
+        reason = f"no handler found for uri [{path}] and method [{method}]"
+        return 400, {"error": reason}, []
+
+    def _index_template(
+        self, method: str, name: str | None, request: RecordedRequest
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        if method == "PUT" and name is not None:
+            self.templates[name] = request.body
+            if self._engine is not None:
+                self._engine.ensure_templates()
+            return 200, load_fixture("acknowledged.json"), []
+        templates = list(load_fixture("builtin_index_templates.json")["index_templates"])
+        templates += [{"name": n, "index_template": b} for n, b in self.templates.items()]
+        if name is not None:
+            templates = [t for t in templates if t["name"] == name]
+            if not templates:
+                reason = f"index template matching [{name}] not found"
+                body = _error_body("resource_not_found_exception", reason) | {"status": 404}
+                return 404, body, []
+        return 200, {"index_templates": templates}, []
+
+    def _create(self, name: str) -> tuple[int, Any, list[tuple[str, str]]]:
+        if name in self.indices:
+            body = load_fixture("error_resource_already_exists.json")
+            reason = f"index [{name}/Yq6Ih3MZRxaX1rH0YkT3nA] already exists"
+            body["error"]["reason"] = body["error"]["root_cause"][0]["reason"] = reason
+            return 400, body, []
+        self.indices.add(name)
+        self.documents.setdefault(name, [])
+        if self._engine is not None:
+            from qs_tui.store.templates import spec_for
+
+            # Like Elasticsearch applying the matching template to the new index.
+            spec = spec_for(name)
+            if spec is not None and name not in self._engine.indices():
+                self._engine.create_index(name, spec.mapping(), data_stream=spec.data_stream)
+        return 200, load_fixture("create_index.json") | {"index": name}, []
+
+    def _new_id(self) -> str:
+        self._next_id += 1
+        return f"doc-{self._next_id:06d}"
+
+    def _bulk(self, lines: list[Any], default_index: str | None) -> dict[str, Any]:
+        operations: list[tuple[str, str, str, Any]] = []
+        position = 0
+        while position < len(lines):
+            op_type, meta = next(iter(lines[position].items()))
+            document = lines[position + 1] if op_type != "delete" else None
+            position += 2 if document is not None else 1
+            index = meta.get("_index", default_index)
+            if document is not None and "_id" in meta:
+                # The engine takes a document's id as its `_id` key.
+                document = {**document, "_id": meta["_id"]}
+            operations.append((op_type, index, meta.get("_id") or self._new_id(), document))
+        rejected = self._engine_bulk(operations)
+        items = []
+        for number, (op_type, index, doc_id, document) in enumerate(operations):
+            if number in rejected:
+                error = {"type": "document_parsing_exception", "reason": rejected[number]}
+                items.append(
+                    {op_type: {"_index": index, "_id": doc_id, "status": 400, "error": error}}
+                )
+                continue
+            if document is not None:
+                self.documents.setdefault(index, []).append(document)
+                self.indices.add(index)
+            shards = {"total": 1, "successful": 1, "failed": 0}
+            items.append(
+                {
+                    op_type: {
+                        "_index": index,
+                        "_id": doc_id,
+                        "_version": 1,
+                        "result": "created",
+                        "_shards": shards,
+                        "_seq_no": number,
+                        "_primary_term": 1,
+                        "status": 201,
+                    }
+                }
+            )
+        return {"errors": bool(rejected), "took": 3, "items": items}
+
+    def _engine_bulk(self, operations: list[tuple[str, str, str, Any]]) -> dict[int, str]:
+        """Write the operations' documents to the engine; the rejected ones by position."""
+        if self._engine is None:
+            return {}
+        by_index: dict[str, list[int]] = {}
+        for number, (_op, index, _id, document) in enumerate(operations):
+            if document is not None:
+                by_index.setdefault(index, []).append(number)
+        rejected: dict[int, str] = {}
+        for index, numbers in by_index.items():
+            documents = [operations[n][3] for n in numbers]
+            _written, errors = self._engine.bulk_detailed(index, documents)
+            for position, message in errors:
+                rejected[numbers[position]] = message
+        return rejected
+
+    def _index_one(
+        self, index: str, document: dict[str, Any], doc_id: str | None
+    ) -> tuple[int, Any]:
+        doc_id = doc_id or self._new_id()
+        if self._engine is not None:
+            from qs_tui.store.base import StoreError
+
+            try:
+                self._engine.index(index, document, doc_id=doc_id)
+            except StoreError as error:
+                return 400, _error_body("document_parsing_exception", error.message)
+        self.documents.setdefault(index, []).append(document)
+        self.indices.add(index)
+        return 201, load_fixture("index_document.json") | {"_index": index, "_id": doc_id}
+
+    def _count(self, index: str) -> tuple[int, Any, list[tuple[str, str]]]:
+        if index not in self.indices:
+            body = load_fixture("error_index_not_found.json")
+            reason = f"no such index [{index}]"
+            body["error"]["reason"] = body["error"]["root_cause"][0]["reason"] = reason
+            return 404, body, []
+        shards = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+        return 200, {"count": len(self.documents.get(index, [])), "_shards": shards}, []
+
+    def _query(self, body: dict[str, Any]) -> tuple[int, Any, list[tuple[str, str]]]:
+        if self._engine is None:
+            return 200, load_fixture("esql_response.json"), []
+        from qs_tui.esql.errors import EsqlError, EsqlSyntaxError
+        from qs_tui.store.base import StoreError
+
+        wire = body.get("params")
+        params: Any = None
+        if wire is not None:
+            named = bool(wire) and all(isinstance(p, dict) and len(p) == 1 for p in wire)
+            params = {k: v for p in wire for k, v in p.items()} if named else list(wire)
+        try:
+            result = self._engine.esql(body["query"], params=params)
+        except EsqlError as error:
+            kind = "parsing_exception" if isinstance(error, EsqlSyntaxError) else None
+            located = (
+                f"line {error.line}:{error.column}: {error.message}"
+                if error.line is not None and error.column is not None
+                else error.message
+            )
+            if kind is None:
+                kind, located = "verification_exception", f"Found 1 problem\n{located}"
+            return 400, _error_body(kind, located), []
+        except StoreError as error:
+            return 400, _error_body("verification_exception", str(error)), []
+        headers = [("Warning", encode_warning(w, version=self.version)) for w in result.warnings]
+        answer = {"took": 2, "is_partial": False} | result.to_body()
+        return 200, answer, headers
+
+
+def _error_body(error_type: str, reason: str) -> dict[str, Any]:
+    cause = {"type": error_type, "reason": reason}
+    return {"error": {"root_cause": [cause], **cause}, "status": 400}
