@@ -1,0 +1,583 @@
+"""`qs-tui bench engine`: embedded store ingest, and the detection queries against DuckDB.
+
+Generates seeded metric documents and measures bulk ingest into an in-memory
+`EmbeddedStore`; then times each metrics query of the library (`esql/*.esql`) on the embedded
+engine and the same aggregation as hand-written DuckDB SQL over the same rows, and checks that
+both answers agree. Every timing is the best of three; DuckDB's load is not timed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import re
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import polars as pl
+
+from qs_tui.esql.errors import EsqlError
+from qs_tui.queries import QueryFile, all_queries
+from qs_tui.store.base import StoreError
+from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.store.templates import METRICS
+
+#: The benchmark's clock: the data ends here, and `NOW()` is fixed to it.
+END = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
+INTERVAL_S = 10
+SERVICES = ("api-gateway", "auth-service", "payment-service", "inventory-service")
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
+HOSTS_PER_GROUP = 2
+#: The current window of the baseline-vs-current queries.
+CURRENT_WINDOW = timedelta(hours=1)
+#: How many times each query runs; the best time counts.
+REPEATS = 3
+#: Relative tolerance when comparing the two answers (percentiles may be estimated).
+TOLERANCE = 1e-6
+PERCENTILE_TOLERANCE = 1e-2
+_READS_METRICS = re.compile(rf"^\s*FROM\s+{re.escape(METRICS)}\b", re.MULTILINE | re.IGNORECASE)
+
+
+class BenchError(StoreError):
+    """The benchmark cannot run (a StoreError, so the command line prints it as one line)."""
+
+
+@dataclass
+class QueryTiming:
+    """One query's timings and whether the engine and DuckDB agreed."""
+
+    name: str
+    engine_ms: float | None
+    duckdb_ms: float | None = None
+    rows: int = 0
+    agree: bool | None = None
+    detail: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """Engine time over DuckDB time (below 1: the engine was faster)."""
+        if self.engine_ms is None or not self.duckdb_ms:
+            return None
+        return self.engine_ms / self.duckdb_ms
+
+
+@dataclass
+class Reference:
+    """The DuckDB SQL for one query of the library, and which columns identify a row."""
+
+    sql: str
+    keys: tuple[str, ...]
+    loose: frozenset[str] = field(default_factory=frozenset)
+
+
+# Hand-written DuckDB SQL for the queries in esql/. Time is `ts_ms` (epoch milliseconds) and
+# parameters are epoch milliseconds too; the SQL mirrors each query's ES|QL step by step.
+_WINDOW = "ts_ms >= $start AND ts_ms < $end"
+REFERENCES: dict[str, Reference] = {
+    "memory_leak": Reference(
+        sql=f"""
+        WITH s AS (
+          SELECT service, region, host, COUNT(*) AS n,
+                 SUM(t) AS sx, SUM(memory_percent) AS sy, SUM(t * memory_percent) AS sxy,
+                 SUM(t * t) AS sxx, SUM(memory_percent * memory_percent) AS syy,
+                 MAX(memory_percent) AS peak
+          FROM (SELECT *, CAST((ts_ms - $start) // 1000 AS DOUBLE) AS t FROM metrics
+                WHERE {_WINDOW} AND memory_percent IS NOT NULL)
+          GROUP BY service, region, host HAVING COUNT(*) >= 3
+        ), f AS (
+          SELECT *, n * sxx - sx * sx AS den, n * syy - sy * sy AS spread FROM s
+        ), g AS (
+          SELECT *, CASE WHEN den > 0 THEN (n * sxy - sx * sy) / den ELSE 0.0 END AS slope_per_s
+          FROM f
+        ), h AS (
+          SELECT *, (sy - slope_per_s * sx) / n AS intercept,
+                 CASE WHEN den > 0 AND spread > 0
+                      THEN POW(n * sxy - sx * sy, 2) / (den * spread) ELSE 0.0 END AS r2,
+                 CAST(($end - $start) // 1000 AS DOUBLE) AS window_s
+          FROM g
+        )
+        SELECT n, sx, sy, sxy, sxx, syy, peak, service, region, host, slope_per_s, intercept,
+               r2, intercept + slope_per_s * window_s AS projected_at_end,
+               CASE WHEN slope_per_s > 0
+                    THEN (100.0 - (intercept + slope_per_s * window_s)) / slope_per_s END
+                 AS seconds_to_oom
+        FROM h ORDER BY slope_per_s DESC, service, region, host LIMIT 500
+        """,
+        keys=("service", "region", "host"),
+    ),
+    "disk_fill": Reference(
+        sql=f"""
+        WITH s AS (
+          SELECT service, region, host, COUNT(*) AS n,
+                 SUM(t) AS sx, SUM(disk_percent) AS sy, SUM(t * disk_percent) AS sxy,
+                 SUM(t * t) AS sxx, SUM(disk_percent * disk_percent) AS syy,
+                 MAX(disk_percent) AS latest_max
+          FROM (SELECT *, CAST((ts_ms - $start) // 1000 AS DOUBLE) AS t FROM metrics
+                WHERE {_WINDOW} AND disk_percent IS NOT NULL)
+          GROUP BY service, region, host HAVING COUNT(*) >= 3
+        ), f AS (
+          SELECT *, n * sxx - sx * sx AS den, n * syy - sy * sy AS spread FROM s
+        ), g AS (
+          SELECT *, CASE WHEN den > 0 THEN (n * sxy - sx * sy) / den ELSE 0.0 END AS slope_per_s,
+                 CAST(($end - $start) // 1000 AS DOUBLE) AS window_s
+          FROM f
+        ), h AS (
+          SELECT *, CASE WHEN den > 0 AND spread > 0
+                         THEN POW(n * sxy - sx * sy, 2) / (den * spread) ELSE 0.0 END AS r2,
+                 (sy - slope_per_s * sx) / n + slope_per_s * window_s AS projected_at_end
+          FROM g
+        )
+        SELECT n, sx, sy, sxy, sxx, syy, latest_max, service, region, host, slope_per_s, r2,
+               projected_at_end,
+               CASE WHEN slope_per_s > 0 THEN (100.0 - projected_at_end) / slope_per_s END
+                 AS seconds_to_full
+        FROM h ORDER BY slope_per_s DESC, service, region, host LIMIT 500
+        """,
+        keys=("service", "region", "host"),
+    ),
+    "cpu_saturation": Reference(
+        sql=f"""
+        SELECT AVG(cpu_percent) AS avg_cpu, MAX(cpu_percent) AS peak_cpu, COUNT(*) AS samples,
+               COUNT(*) FILTER (WHERE cpu_percent >= $threshold) AS hot_samples,
+               service, region, host,
+               CAST(COUNT(*) FILTER (WHERE cpu_percent >= $threshold) AS DOUBLE) / COUNT(*)
+                 AS hot_share
+        FROM metrics WHERE {_WINDOW} AND cpu_percent IS NOT NULL
+        GROUP BY service, region, host
+        ORDER BY hot_share DESC, avg_cpu DESC, service, region, host LIMIT 500
+        """,
+        keys=("service", "region", "host"),
+    ),
+    "error_spike": Reference(
+        sql="""
+        SELECT AVG(error_rate) FILTER (WHERE ts_ms < $start) AS baseline_rate,
+               STDDEV_POP(error_rate) FILTER (WHERE ts_ms < $start) AS baseline_sd,
+               AVG(error_rate) FILTER (WHERE ts_ms >= $start) AS current_rate,
+               MAX(error_rate) FILTER (WHERE ts_ms >= $start) AS current_peak,
+               SUM(requests_per_s) FILTER (WHERE ts_ms >= $start) AS current_requests,
+               COUNT(error_rate) FILTER (WHERE ts_ms >= $start) AS samples,
+               service, region,
+               AVG(error_rate) FILTER (WHERE ts_ms >= $start)
+                 - AVG(error_rate) FILTER (WHERE ts_ms < $start) AS delta,
+               AVG(error_rate) FILTER (WHERE ts_ms >= $start)
+                 / GREATEST(AVG(error_rate) FILTER (WHERE ts_ms < $start), 0.0001) AS ratio
+        FROM metrics WHERE ts_ms >= $baseline_start AND ts_ms < $end
+        GROUP BY service, region ORDER BY delta DESC, service, region LIMIT 500
+        """,
+        keys=("service", "region"),
+    ),
+    "latency_regression": Reference(
+        sql="""
+        SELECT QUANTILE_CONT(latency_p95_ms, 0.95) FILTER (WHERE ts_ms < $start) AS baseline_p95,
+               QUANTILE_CONT(latency_p95_ms, 0.95) FILTER (WHERE ts_ms >= $start) AS current_p95,
+               AVG(latency_p95_ms) FILTER (WHERE ts_ms >= $start) AS current_avg,
+               COUNT(latency_p95_ms) FILTER (WHERE ts_ms >= $start) AS samples,
+               service, region,
+               QUANTILE_CONT(latency_p95_ms, 0.95) FILTER (WHERE ts_ms >= $start)
+                 / GREATEST(QUANTILE_CONT(latency_p95_ms, 0.95) FILTER (WHERE ts_ms < $start),
+                            1.0) AS ratio
+        FROM metrics WHERE ts_ms >= $baseline_start AND ts_ms < $end
+        GROUP BY service, region ORDER BY ratio DESC, service, region LIMIT 500
+        """,
+        keys=("service", "region"),
+        loose=frozenset({"baseline_p95", "current_p95", "ratio"}),
+    ),
+    "traffic_drop": Reference(
+        sql="""
+        SELECT AVG(requests_per_s) FILTER (WHERE ts_ms < $start) AS baseline_rps,
+               AVG(requests_per_s) FILTER (WHERE ts_ms >= $start) AS current_rps,
+               COUNT(requests_per_s) FILTER (WHERE ts_ms >= $start) AS samples,
+               region, service,
+               (AVG(requests_per_s) FILTER (WHERE ts_ms >= $start)
+                 - AVG(requests_per_s) FILTER (WHERE ts_ms < $start))
+                 / GREATEST(AVG(requests_per_s) FILTER (WHERE ts_ms < $start), 0.001) AS change
+        FROM metrics WHERE ts_ms >= $baseline_start AND ts_ms < $end
+        GROUP BY region, service ORDER BY change ASC, region, service LIMIT 500
+        """,
+        keys=("region", "service"),
+    ),
+    "investigate_service_health": Reference(
+        sql="""
+        WITH s AS (
+          SELECT AVG(error_rate) FILTER (WHERE ts_ms < $baseline_end) AS base_errors,
+                 AVG(error_rate) FILTER (WHERE ts_ms >= $start) AS errors,
+                 AVG(latency_p95_ms) FILTER (WHERE ts_ms < $baseline_end) AS base_latency,
+                 AVG(latency_p95_ms) FILTER (WHERE ts_ms >= $start) AS latency,
+                 AVG(cpu_percent) FILTER (WHERE ts_ms < $baseline_end) AS base_cpu,
+                 AVG(cpu_percent) FILTER (WHERE ts_ms >= $start) AS cpu,
+                 AVG(memory_percent) FILTER (WHERE ts_ms < $baseline_end) AS base_memory,
+                 AVG(memory_percent) FILTER (WHERE ts_ms >= $start) AS memory,
+                 AVG(requests_per_s) FILTER (WHERE ts_ms < $baseline_end) AS base_rps,
+                 AVG(requests_per_s) FILTER (WHERE ts_ms >= $start) AS rps,
+                 MAX(disk_percent) FILTER (WHERE ts_ms < $baseline_end) AS base_disk,
+                 MAX(disk_percent) FILTER (WHERE ts_ms >= $start) AS disk,
+                 COUNT(*) FILTER (WHERE ts_ms >= $start) AS samples,
+                 service, region
+          FROM metrics WHERE ts_ms >= $baseline_start AND ts_ms < $end
+          GROUP BY service, region
+        )
+        SELECT *, errors - base_errors AS error_delta,
+               latency / GREATEST(base_latency, 1.0) AS latency_ratio,
+               (rps - base_rps) / GREATEST(base_rps, 0.001) AS rps_change
+        FROM s ORDER BY service, region LIMIT 5000
+        """,
+        keys=("service", "region"),
+    ),
+    "metrics_timeline": Reference(
+        sql=f"""
+        SELECT AVG(cpu_percent) AS cpu, AVG(memory_percent) AS memory, AVG(error_rate) AS errors,
+               AVG(latency_p95_ms) AS latency, AVG(requests_per_s) AS rps,
+               MAX(disk_percent) AS disk, (ts_ms // 60000) * 60000 AS minute, service, region
+        FROM metrics WHERE {_WINDOW}
+        GROUP BY minute, service, region ORDER BY service, region, minute LIMIT 10000
+        """,
+        keys=("minute", "service", "region"),
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+
+
+def generate_metrics(docs: int, *, seed: int) -> list[dict[str, Any]]:
+    """`docs` metric documents as the simulator writes them, seeded and realistic.
+
+    4 services x 3 regions x 2 hosts sample every 10 s until `END`, with a daily shape and
+    noise; one host of payment-service in us-east-1 leaks memory over the whole period, and
+    auth-service in eu-west-1 has an error spike in the last hour.
+    """
+    rng = random.Random(seed)
+    series = [
+        (service, region, f"{service}-{region}-{number}")
+        for service in SERVICES
+        for region in REGIONS
+        for number in range(1, HOSTS_PER_GROUP + 1)
+    ]
+    ticks = math.ceil(docs / len(series))
+    start = END - timedelta(seconds=INTERVAL_S * ticks)
+    leak_host = series[SERVICES.index("payment-service") * len(REGIONS) * HOSTS_PER_GROUP][2]
+    spike_from = ticks - int(CURRENT_WINDOW.total_seconds()) // INTERVAL_S
+    documents: list[dict[str, Any]] = []
+    for tick in range(ticks):
+        moment = start + timedelta(seconds=INTERVAL_S * tick)
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        daily = 0.5 + 0.5 * math.sin(
+            2 * math.pi * (moment.hour * 3600 + moment.minute * 60) / 86400
+        )
+        progress = tick / ticks
+        for service, region, host in series:
+            if len(documents) == docs:
+                return documents
+            noise = rng.random
+            memory = 55.0 + 4.0 * noise()
+            if host == leak_host:
+                memory = 45.0 + 50.0 * progress + noise()
+            error_rate = 0.004 + 0.004 * noise()
+            if tick >= spike_from and service == "auth-service" and region == "eu-west-1":
+                error_rate += 0.08
+            documents.append(
+                {
+                    "@timestamp": stamp,
+                    "service": service,
+                    "region": region,
+                    "host": host,
+                    "cpu_percent": 25.0 + 50.0 * daily + 25.0 * noise(),
+                    "memory_percent": memory,
+                    "error_rate": error_rate,
+                    "latency_p95_ms": 80.0 + 60.0 * daily + 40.0 * noise(),
+                    "requests_per_s": 400.0 + 800.0 * daily + 100.0 * noise(),
+                    "disk_percent": 30.0 + 20.0 * progress + noise(),
+                }
+            )
+    return documents
+
+
+def _params(query_params: Sequence[str], first: datetime) -> dict[str, Any]:
+    """Values for a query's named parameters: the whole data set, or baseline vs last hour."""
+    end = END
+    start = end - CURRENT_WINDOW if "baseline_start" in query_params else first
+    values: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "baseline_start": first,
+        "baseline_end": end - CURRENT_WINDOW,
+        "onset": end - CURRENT_WINDOW,
+        "threshold": 90.0,
+        "service": "payment-service",
+        "region": "us-east-1",
+        "host": "payment-service-us-east-1-1",
+    }
+    return {name: values[name] for name in query_params if name in values}
+
+
+def metric_queries() -> list[QueryFile]:
+    """The library's queries over the metrics index: the detection queries this bench runs."""
+    return [query for query in all_queries() if _READS_METRICS.search(query.text)]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running and comparing
+# ---------------------------------------------------------------------------------------------
+
+
+def _best_of(run: Callable[[], Any]) -> tuple[float, Any]:
+    best = math.inf
+    answer: Any = None
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        answer = run()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000.0, answer
+
+
+def _normalise(value: Any) -> Any:
+    """Make engine and DuckDB cells comparable: dates as epoch millis, numbers as floats."""
+    if isinstance(value, str) and len(value) == 24 and value.endswith("Z") and value[10] == "T":
+        return _millis(datetime.fromisoformat(value))
+    if isinstance(value, datetime):
+        return _millis(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return value
+
+
+def _close(left: Any, right: Any, tolerance: float) -> bool:
+    if left is None or right is None:
+        return left is right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        if math.isnan(float(left)) or math.isnan(float(right)):
+            return math.isnan(float(left)) and math.isnan(float(right))
+        return math.isclose(float(left), float(right), rel_tol=tolerance, abs_tol=1e-9)
+    return bool(left == right)
+
+
+def compare(
+    engine: list[dict[str, Any]], duckdb: list[dict[str, Any]], reference: Reference
+) -> tuple[bool, str]:
+    """Whether two answers hold the same rows (matched by key columns) and close numbers."""
+    if len(engine) != len(duckdb):
+        return False, f"{len(engine)} rows from the engine, {len(duckdb)} from DuckDB"
+
+    def keyed(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+        return {tuple(_normalise(row.get(key)) for key in reference.keys): row for row in rows}
+
+    left, right = keyed(engine), keyed(duckdb)
+    if left.keys() != right.keys():
+        missing = sorted(map(str, left.keys() ^ right.keys()))[:3]
+        return False, f"different groups, e.g. {', '.join(missing)}"
+    for key, row in left.items():
+        other = right[key]
+        if set(row) != set(other):
+            return False, f"different columns: {sorted(set(row) ^ set(other))}"
+        for column, value in row.items():
+            tolerance = PERCENTILE_TOLERANCE if column in reference.loose else TOLERANCE
+            if not _close(_normalise(value), _normalise(other[column]), tolerance):
+                return False, f"{column} at {key}: engine {value!r}, DuckDB {other[column]!r}"
+    return True, ""
+
+
+def _duckdb_connection(frame: pl.DataFrame, folder: Path) -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise BenchError(
+            "DuckDB is not installed",
+            "the engine benchmark compares against DuckDB: pip install 'qs-tui[bench]'",
+        ) from None
+    # Time as epoch milliseconds keeps the SQL free of time zone rules; loading through a
+    # parquet file into a native table needs no pyarrow, and is not part of any timing.
+    path = folder / "metrics.parquet"
+    frame.with_columns(ts_ms=pl.col("@timestamp").dt.epoch("ms")).drop(
+        "@timestamp", "_id"
+    ).write_parquet(path)
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE metrics AS SELECT * FROM read_parquet(?)", [str(path)])
+    return connection
+
+
+def _duckdb_rows(connection: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    used = {name: value for name, value in params.items() if f"${name}" in sql}
+    cursor = connection.execute(sql, used)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def run_engine_bench(*, docs: int = 1_000_000, seed: int = 7, out: TextIO) -> dict[str, Any]:
+    """Measure ingest and the detection queries; print a table to `out` and return the numbers.
+
+    Args:
+        docs: how many metric documents to generate and ingest.
+        seed: the generator's seed.
+        out: where the report goes.
+
+    Returns:
+        `docs`, `seed`, `ingest_s`, `ingest_cpu_s`, `ingest_docs_per_s` (documents as dicts),
+        `frame_ingest_docs_per_s` (the same rows as a polars frame), `queries` (one dict per
+        query with
+        `name`, `engine_ms`, `duckdb_ms`, `ratio`, `rows`, `agree`, `detail`) and
+        `all_agree`.
+
+    Raises:
+        BenchError: DuckDB is not installed (`pip install 'qs-tui[bench]'`).
+    """
+    try:
+        import duckdb  # noqa: F401  # fail before the long generation step
+    except ImportError:
+        raise BenchError(
+            "DuckDB is not installed",
+            "the engine benchmark compares against DuckDB: pip install 'qs-tui[bench]'",
+        ) from None
+    print(f"generating {docs:,} metric documents (seed {seed}) ...", file=out, flush=True)
+    documents = generate_metrics(docs, seed=seed)
+    first = datetime.fromisoformat(documents[0]["@timestamp"]) if documents else END
+
+    # Best of REPEATS, as for the queries: each round ingests into a fresh store, and the last
+    # one is kept for querying.
+    ingest_s = ingest_cpu_s = math.inf
+    for _ in range(REPEATS):
+        store = EmbeddedStore(now=lambda: END)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        result = store.bulk(METRICS, documents)
+        # CPU time too: on a busy machine the wall clock also counts waiting for a core.
+        ingest_cpu_s = min(ingest_cpu_s, time.process_time() - started_cpu)
+        ingest_s = min(ingest_s, time.perf_counter() - started)
+    del documents
+    if result.errors:
+        raise BenchError("benchmark data rejected", result.errors[0])
+    docs_per_s = result.written / ingest_s if ingest_s > 0 else math.inf
+    print(
+        f"bulk ingest: {result.written:,} docs in {ingest_s:.2f} s = {docs_per_s:,.0f} docs/s "
+        f"(CPU time {ingest_cpu_s:.2f} s)",
+        file=out,
+        flush=True,
+    )
+
+    (data,) = store.resolve(METRICS)
+    # Callers that already hold columns (a polars frame) skip the per-document work.
+    frame_s = math.inf
+    for _ in range(REPEATS):
+        frame_store = EmbeddedStore(now=lambda: END)
+        started = time.perf_counter()
+        frame_result = frame_store.bulk_frame(METRICS, data.frame.drop("_id"))
+        frame_s = min(frame_s, time.perf_counter() - started)
+        frame_store.close()
+    frame_docs_per_s = frame_result.written / frame_s if frame_s > 0 else math.inf
+    print(
+        f"bulk_frame ingest: {frame_result.written:,} rows in {frame_s:.2f} s = "
+        f"{frame_docs_per_s:,.0f} docs/s",
+        file=out,
+        flush=True,
+    )
+    timings: list[QueryTiming] = []
+    with tempfile.TemporaryDirectory(prefix="qs-bench-") as folder:
+        connection = _duckdb_connection(data.frame, Path(folder))
+        for query in metric_queries():
+            params = _params(query.params, first)
+            unknown = [f"?{name}" for name in query.params if name not in params]
+            if unknown:
+                detail = f"skipped: the bench has no value for {', '.join(unknown)}"
+                timings.append(QueryTiming(query.name, None, detail=detail))
+                continue
+            engine_params = {
+                name: _iso(value) if isinstance(value, datetime) else value
+                for name, value in params.items()
+            }
+            try:
+                engine_ms, answer = _best_of(
+                    functools.partial(store.esql, query.text, params=engine_params)
+                )
+            except (EsqlError, StoreError) as error:
+                message = error.render() if isinstance(error, EsqlError) else str(error)
+                timings.append(QueryTiming(query.name, None, detail=message.splitlines()[0]))
+                continue
+            timing = QueryTiming(query.name, engine_ms, rows=len(answer.values))
+            reference = REFERENCES.get(query.name)
+            if reference is None:
+                timing.detail = "no DuckDB reference for this query"
+            else:
+                sql_params = {
+                    name: _millis(value) if isinstance(value, datetime) else value
+                    for name, value in params.items()
+                }
+                timing.duckdb_ms, expected = _best_of(
+                    functools.partial(_duckdb_rows, connection, reference.sql, sql_params)
+                )
+                timing.agree, timing.detail = compare(answer.records(), expected, reference)
+            timings.append(timing)
+        connection.close()
+
+    _print_table(timings, out)
+    compared = [t for t in timings if t.agree is not None]
+    all_agree = bool(compared) and all(t.agree for t in compared)
+    failed = [t for t in timings if t.engine_ms is None and not t.detail.startswith("skipped")]
+    print(
+        f"answers agree: {'yes' if all_agree else 'NO'} ({len(compared)} compared"
+        + (f", {len(failed)} failed on the engine" if failed else "")
+        + ")",
+        file=out,
+    )
+    return {
+        "docs": result.written,
+        "seed": seed,
+        "ingest_s": ingest_s,
+        "ingest_docs_per_s": docs_per_s,
+        "ingest_cpu_s": ingest_cpu_s,
+        "frame_ingest_docs_per_s": frame_docs_per_s,
+        "queries": [
+            {
+                "name": t.name,
+                "engine_ms": t.engine_ms,
+                "duckdb_ms": t.duckdb_ms,
+                "ratio": t.ratio,
+                "rows": t.rows,
+                "agree": t.agree,
+                "detail": t.detail,
+            }
+            for t in timings
+        ],
+        "all_agree": all_agree,
+    }
+
+
+def _print_table(timings: list[QueryTiming], out: TextIO) -> None:
+    def number(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    header = ("query", "engine ms", "duckdb ms", "ratio", "rows", "agree")
+    lines = [
+        (
+            t.name,
+            number(t.engine_ms),
+            number(t.duckdb_ms),
+            "-" if t.ratio is None else f"{t.ratio:.2f}x",
+            str(t.rows),
+            "-" if t.agree is None else ("yes" if t.agree else "NO"),
+        )
+        for t in timings
+    ]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    print(file=out)
+    for row in [header, *lines]:
+        cells = [
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip(), file=out)
+    for t in timings:
+        if t.detail:
+            print(f"  {t.name}: {t.detail}", file=out)
+    print(file=out)
