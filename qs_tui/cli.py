@@ -118,11 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--index", dest="indices", action="append", default=[], help="index to load (embedded)"
     )
     esql.add_argument(
-        "--mapping", dest="mappings", action="append", default=[], type=Path,
+        "--mapping",
+        dest="mappings",
+        action="append",
+        default=[],
+        type=Path,
         help="Elasticsearch mapping JSON for the --index before it",
     )
     esql.add_argument(
-        "--data", dest="datas", action="append", default=[], type=Path,
+        "--data",
+        dest="datas",
+        action="append",
+        default=[],
+        type=Path,
         help="NDJSON documents for the --index before it",
     )
 
@@ -187,7 +195,7 @@ def format_csv(result: EsqlResult) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([c.name for c in result.columns])
     for row in result.values:
-        writer.writerow(["" if v is None else _cell(v) if not isinstance(v, str) else v for v in row])
+        writer.writerow(["" if v is None else v if isinstance(v, str) else _cell(v) for v in row])
     return buffer.getvalue().rstrip("\n")
 
 
@@ -275,12 +283,12 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
         with Progress(
             TextColumn("seeding {task.description}"),
             BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} docs"),
+            TextColumn("{task.completed:,} docs"),
             TimeRemainingColumn(),
             console=_console(err),
             transient=True,
         ) as progress:
-            task = progress.add_task(scenario.name, total=None)
+            task = progress.add_task(scenario.name, total=1)
 
             def report(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)

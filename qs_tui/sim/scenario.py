@@ -1,0 +1,455 @@
+"""Scenario files: TOML describing topology, faults and what a correct response looks like.
+
+Scenario names resolve against the repository's `fixtures/scenarios/` folder, found from this
+file's location (`qs_tui/sim/scenario.py` -> three parents up -> `fixtures/scenarios`), so
+they work from any working directory in a source checkout or an editable install.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qs_tui.sim.clock import Clock, SystemClock
+from qs_tui.sim.durations import DurationError, parse_duration
+from qs_tui.sim.faults import ALL, FaultKind, FaultSpec
+from qs_tui.sim.topology import (
+    DEFAULT_HOSTS_PER_REGION,
+    DEFAULT_REGIONS,
+    DEFAULT_SERVICES,
+    Topology,
+    generated_topology,
+)
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+
+ActionName = Literal["rollback", "restart", "scale_out", "failover", "flush_cache", "none"]
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be loaded; the message names the file and the line or field.
+
+    Attributes:
+        path: the file, if the scenario came from one.
+        line: the 1-based line of the problem when known.
+        field: the field path (`faults[2].kind`) when the problem is a value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = str(path) if path is not None else "scenario"
+        if line is not None:
+            where += f":{line}"
+        prefix = f"{where}: " + (f"{field}: " if field else "")
+        super().__init__(prefix + message)
+        self.path = path
+        self.line = line
+        self.field = field
+
+
+class TopologySpec(BaseModel):
+    """`[topology]`: the estate the scenario runs on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    services: list[str] | None = None
+    """Service names (default: the four default services). Not with `generated`."""
+
+    regions: list[str] = Field(default_factory=lambda: list(DEFAULT_REGIONS))
+    """Region names."""
+
+    hosts_per_region: int = Field(default=DEFAULT_HOSTS_PER_REGION, ge=1, le=26)
+    """Hosts each service runs in each region."""
+
+    generated: int | None = Field(default=None, ge=1, le=50)
+    """Generate this many services with seeded names and a random dependency graph."""
+
+    dependencies: dict[str, list[str]] | None = None
+    """service -> services it calls (default: the default graph among the listed services)."""
+
+    @model_validator(mode="after")
+    def _services_or_generated(self) -> TopologySpec:
+        if self.services is not None and self.generated is not None:
+            raise ValueError("give either services or generated, not both")
+        if not self.regions:
+            raise ValueError("regions must not be empty")
+        return self
+
+    def build(self, seed: int) -> Topology:
+        """The topology this spec describes.
+
+        Raises:
+            ValueError: for unknown services in dependencies or a dependency cycle.
+        """
+        if self.generated is not None:
+            return generated_topology(
+                self.generated,
+                seed=seed,
+                regions=self.regions,
+                hosts_per_region=self.hosts_per_region,
+            )
+        services = tuple(self.services) if self.services is not None else DEFAULT_SERVICES
+        dependencies = None
+        if self.dependencies is not None:
+            dependencies = {name: tuple(calls) for name, calls in self.dependencies.items()}
+        return Topology(
+            services=services,
+            regions=tuple(self.regions),
+            hosts_per_region=self.hosts_per_region,
+            dependencies=dependencies,
+        )
+
+
+class ExpectedIncident(BaseModel):
+    """`[[expected.incidents]]`: one incident a correct response finds and fixes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: FaultKind
+    """What the incident is (the fault kind; a bad deploy's introduced kind or `bad_deploy`)."""
+
+    service: str
+    """The service that must be named as the origin."""
+
+    region: str = ALL
+    """The region (or `all`)."""
+
+    root_cause: str
+    """What the investigation should conclude: `deploy v2.4.0` or the fault kind."""
+
+    actions: list[ActionName] = Field(min_length=1)
+    """Remediations that count as correct (any one of them)."""
+
+    detect_within: str | None = None
+    """How soon after onset detection should happen (a duration), if it matters."""
+
+    @field_validator("detect_within")
+    @classmethod
+    def _is_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class Expected(BaseModel):
+    """`[expected]`: what a correct response looks like."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    none: bool = False
+    """True for scenarios with nothing to find: a correct response opens no incident."""
+
+    incidents: list[ExpectedIncident] = Field(default_factory=list)
+    """The incidents to find, in order of onset."""
+
+    @model_validator(mode="after")
+    def _none_or_incidents(self) -> Expected:
+        if self.none and self.incidents:
+            raise ValueError("none = true cannot be combined with incidents")
+        if not self.none and not self.incidents:
+            raise ValueError("list incidents, or set none = true for a scenario without faults")
+        return self
+
+
+class Scenario(BaseModel):
+    """A scenario: everything needed to replay an incident (or a quiet day) reproducibly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """Short name (usually the file name without `.toml`)."""
+
+    description: str = ""
+    """What happens, in a sentence or two."""
+
+    seed: int = 7
+    """Seed for every random choice."""
+
+    start: datetime | Literal["now"] = datetime.fromisoformat("2026-11-25T12:00:00+00:00")
+    """When the live part begins (ISO 8601 with a timezone, or `now`)."""
+
+    history: str = "1h"
+    """How much telemetry exists before `start` (backfilled by `qs-tui seed`)."""
+
+    duration: str = "1h"
+    """How long the scenario runs after `start`."""
+
+    interval: str = "10s"
+    """Seconds between metric samples per host."""
+
+    healthy_deploys: bool = True
+    """Whether routine (healthy) deploys happen on their own."""
+
+    topology: TopologySpec = Field(default_factory=TopologySpec)
+    """The estate."""
+
+    faults: list[FaultSpec] = Field(default_factory=list)
+    """What goes wrong, and when."""
+
+    expected: Expected
+    """What a correct response looks like."""
+
+    path: Path | None = Field(default=None, exclude=True)
+    """The file the scenario came from (set by `load_scenario`)."""
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime | str) -> datetime | str:
+        if isinstance(value, datetime) and value.utcoffset() is None:
+            raise ValueError("start needs a timezone, e.g. 2026-11-25T12:00:00Z")
+        return value
+
+    @field_validator("history", "duration", "interval")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _whole_seconds(cls, value: str) -> str:
+        seconds = parse_duration(value).total_seconds()
+        if seconds < 1 or seconds != int(seconds):
+            raise ValueError("interval must be a whole number of seconds, at least 1s")
+        return value
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _none_shortcut(cls, value: Any) -> Any:
+        return {"none": True} if value == "none" else value
+
+    @property
+    def start_time(self) -> datetime:
+        """`start` as an aware UTC datetime (`now` must be resolved by `load_scenario`)."""
+        if isinstance(self.start, str):
+            raise ValueError("start = 'now' is resolved when the scenario is loaded")
+        return self.start.astimezone(UTC)
+
+    @property
+    def history_span(self) -> timedelta:
+        """`history` as a timedelta."""
+        return parse_duration(self.history)
+
+    @property
+    def duration_span(self) -> timedelta:
+        """`duration` as a timedelta."""
+        return parse_duration(self.duration)
+
+    @property
+    def interval_seconds(self) -> int:
+        """`interval` in whole seconds."""
+        return int(parse_duration(self.interval).total_seconds())
+
+    def build_topology(self) -> Topology:
+        """The scenario's topology."""
+        return self.topology.build(self.seed)
+
+
+def scenario_names() -> list[str]:
+    """The names of the scenarios shipped in fixtures/scenarios/."""
+    return sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+
+
+def resolve_scenario_path(name_or_path: str | Path) -> Path:
+    """The file for a scenario name (looked up in fixtures/scenarios/) or a path.
+
+    Anything containing a path separator or ending in `.toml` is a path; anything else is a
+    name.
+
+    Raises:
+        ScenarioError: if no such scenario or file exists (listing the known names).
+    """
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith(".toml"):
+        path = Path(text)
+        if not path.is_file():
+            raise ScenarioError("no such file", path=path)
+        return path
+    path = SCENARIO_DIR / f"{text}.toml"
+    if not path.is_file():
+        known = ", ".join(scenario_names()) or "none"
+        raise ScenarioError(f"unknown scenario {text!r}; known: {known}")
+    return path
+
+
+def load_scenario(name_or_path: str | Path, *, clock: Clock | None = None) -> Scenario:
+    """Load and validate a scenario by name or path.
+
+    Args:
+        name_or_path: a shipped scenario's name (`memory-leak`) or a TOML file's path.
+        clock: resolves `start = "now"` (default: the system clock).
+
+    Raises:
+        ScenarioError: naming the file and the line (TOML syntax) or the field path
+            (`faults[2].kind: ...`), never a traceback.
+    """
+    path = resolve_scenario_path(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(f"cannot read: {error}", path=path) from None
+    return parse_scenario(text, path=path, clock=clock)
+
+
+def parse_scenario(text: str, *, path: Path | None = None, clock: Clock | None = None) -> Scenario:
+    """Parse scenario TOML `text` (see `load_scenario`).
+
+    Raises:
+        ScenarioError: for TOML syntax, invalid fields or targets outside the topology.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+        line = int(match.group(1)) if match else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        if match:
+            message += f" (column {match.group(2)})"
+        raise ScenarioError(f"invalid TOML: {message}", path=path, line=line) from None
+    if path is not None:
+        data.setdefault("name", path.stem)
+    if data.get("start") == "now":
+        data["start"] = (clock or SystemClock()).now().replace(microsecond=0)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        item = error.errors()[0]
+        location = _field_path(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            message = "required but missing"
+        extra = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
+        line = _line_of(text, item["loc"])
+        raise ScenarioError(message + extra, path=path, line=line, field=location) from None
+    except DurationError as error:  # pragma: no cover - validators wrap these already
+        raise ScenarioError(str(error), path=path) from None
+    scenario = scenario.model_copy(update={"path": path})
+    _check_targets(scenario, text)
+    return scenario
+
+
+def _check_targets(scenario: Scenario, text: str) -> None:
+    """Faults and expectations must name services and regions of the topology."""
+    try:
+        topology = scenario.build_topology()
+    except ValueError as error:
+        loc: tuple[str | int, ...] = ("topology", "dependencies")
+        raise ScenarioError(
+            str(error), path=scenario.path, line=_line_of(text, loc), field="topology"
+        ) from None
+    services = set(topology.services)
+    regions = set(topology.regions)
+    hosts = {host.name for host in topology.hosts()}
+    targets: list[tuple[tuple[str | int, ...], str, str, str | None]] = [
+        (("faults", i), f.service, f.region, f.host) for i, f in enumerate(scenario.faults)
+    ]
+    targets += [
+        (("expected", "incidents", i), e.service, e.region, None)
+        for i, e in enumerate(scenario.expected.incidents)
+    ]
+    for loc, service, region, host in targets:
+        problem: tuple[str, str] | None = None
+        if service != ALL and service not in services:
+            problem = (
+                "service",
+                f"unknown service {service!r}; known: {', '.join(topology.services)}",
+            )
+        elif region != ALL and region not in regions:
+            problem = ("region", f"unknown region {region!r}; known: {', '.join(topology.regions)}")
+        elif host is not None and host not in hosts:
+            problem = ("host", f"unknown host {host!r}")
+        if problem:
+            full = (*loc, problem[0])
+            raise ScenarioError(
+                problem[1], path=scenario.path, line=_line_of(text, full), field=_field_path(full)
+            )
+
+
+def _field_path(loc: tuple[str | int, ...]) -> str:
+    """`('faults', 2, 'kind')` -> `faults[2].kind`."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "scenario"
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(?:#.*)?$")
+
+
+def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """Best-effort line of a field in scenario TOML (for `[[faults]]` style tables).
+
+    Walks the path: a name selects a `key =` line or a `[table]` header within the current
+    block; an index selects the n-th `[[array]]` header. Returns the deepest line found.
+    """
+    lines = text.splitlines()
+    headers = [
+        (i, m.group(1).replace(" ", ""))
+        for i, line in enumerate(lines)
+        if (m := _HEADER.match(line))
+    ]
+    lo, hi = 0, len(lines)
+    table = ""
+    found: int | None = None
+    parts = list(loc)
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        following = parts[index + 1] if index + 1 < len(parts) else None
+        if isinstance(part, int):
+            index += 1
+            continue
+        name = f"{table}.{part}" if table else str(part)
+        if isinstance(following, int):
+            matches = [i for i, h in headers if h == name and lo <= i < hi]
+            if following < len(matches):
+                start = matches[following]
+                end = next(
+                    (i for i, h in headers if i > start and not h.startswith(name + ".")),
+                    len(lines),
+                )
+                lo, hi, table, found = start + 1, end, name, start + 1
+                index += 2
+                continue
+        header = next((i for i, h in headers if h == name and lo <= i < hi), None)
+        if header is None:
+            header = next((i for i, h in headers if h == name), None)
+        if header is not None:
+            end = next(
+                (i for i, h in headers if i > header and not h.startswith(name + ".")), len(lines)
+            )
+            lo, hi, table, found = header + 1, end, name, header + 1
+            index += 1
+            continue
+        key = re.compile(rf"^\s*{re.escape(str(part))}\s*=")
+        for number in range(lo, hi):
+            if key.match(lines[number]) and not _inside_other_table(headers, number, table):
+                return number + 1
+        if any(h.startswith(name + ".") for _, h in headers):
+            table = name  # a dotted prefix such as `expected` in `[[expected.incidents]]`
+            index += 1
+            continue
+        return found
+    return found
+
+
+def _inside_other_table(headers: list[tuple[int, str]], line: int, table: str) -> bool:
+    owner = ""
+    for i, header in headers:
+        if i < line:
+            owner = header
+    return owner != table
