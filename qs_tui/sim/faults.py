@@ -39,7 +39,7 @@ ERROR_CODES: tuple[str, ...] = (
 
 
 class FaultParams(BaseModel):
-    """Parameters of a fault; which ones apply depends on the kind (see docs/scenarios.md)."""
+    """Parameters of a fault; which ones apply depends on the kind (see "Scenario files" in README.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
