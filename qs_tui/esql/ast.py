@@ -2,7 +2,7 @@
 
 Every node carries `pos`, the 1-based (line, column) where it starts, so that errors found
 after parsing can still point at the query text. Expressions also keep `text`, their source
-text with whitespace normalised, because ES|QL names an unnamed column after it
+text verbatim, because ES|QL names an unnamed column after it
 (`EVAL a + 1` makes a column called `a + 1`, `STATS AVG(salary)` one called `AVG(salary)`).
 """
 

@@ -1,0 +1,377 @@
+"""ES|QL aggregate functions as polars aggregation expressions (for STATS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from qs_tui.esql import ast
+from qs_tui.esql import types as t
+from qs_tui.esql.functions import (
+    ExprCompiler,
+    Typed,
+    esql_dtype,
+    execution_error,
+    is_numeric,
+    unsupported_error,
+    value_text,
+)
+
+
+def compile_aggregate(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    *,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    """Compile one aggregate call; the result is an expression over the aggregated frame.
+
+    Args:
+        node: the aggregate call, e.g. `SUM(a * b)`.
+        compiler: compiles the arguments against the rows of the STATS input.
+        condition: the aggregate's own `WHERE` (null counts as false), if any.
+        grouped: whether the aggregations run in `group_by().agg()` (True) or in a plain
+            `select` over the whole input (False); list-valued results differ between the two.
+        register: adds one aggregation (one value per group) and returns the column of the
+            aggregated frame that will hold it.
+    """
+    name = node.name.upper()
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise unsupported_error(f"Unknown aggregate function [{node.name}]", node)
+    return builder(node, compiler, condition, grouped, register)
+
+
+Register = Callable[[pl.Expr], pl.Expr]
+
+
+def _arity(node: ast.FunctionCall, low: int, high: int | None = None) -> None:
+    high = low if high is None else high
+    if not low <= len(node.args) <= high:
+        raise execution_error(
+            f"function [{node.name}] takes {low if low == high else f'{low} to {high}'} "
+            f"argument(s), found {len(node.args)} in [{node.text}]",
+            node,
+        )
+
+
+def _no_nested_aggregate(node: ast.Expr) -> None:
+    """ES|QL rejects an aggregate inside another aggregate's argument."""
+    stack: list[ast.Expr] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.FunctionCall):
+            from qs_tui.esql.functions import AGGREGATE_NAMES
+
+            if current.name.upper() in AGGREGATE_NAMES:
+                raise execution_error(
+                    f"The field names in an aggregate function cannot be aggregates, found "
+                    f"[{current.text}]",
+                    current,
+                )
+            stack.extend(current.args)
+        elif isinstance(current, ast.BinaryOp):
+            stack.extend((current.left, current.right))
+        elif isinstance(current, ast.UnaryOp):
+            stack.append(current.operand)
+        elif isinstance(current, ast.Cast | ast.IsNull | ast.Like):
+            stack.append(current.value)
+        elif isinstance(current, ast.InList):
+            stack.append(current.value)
+            stack.extend(current.options)
+
+
+def _input(node: ast.FunctionCall, compiler: ExprCompiler, index: int = 0) -> Typed:
+    argument = node.args[index]
+    _no_nested_aggregate(argument)
+    # A computed argument becomes a column first: polars aggregates plain columns on its
+    # fast path, and expressions inside `agg` much more slowly.
+    return compiler.bind(compiler.compile(argument))
+
+
+def _flat(value: Typed, condition: pl.Expr | None) -> pl.Expr:
+    """The values to aggregate: rows kept by the condition, multi-values spread out."""
+    expr = value.expr
+    if condition is not None:
+        expr = expr.filter(condition)
+    if value.multi:
+        expr = expr.explode()
+    return expr
+
+
+def _const_number(node: ast.FunctionCall, compiler: ExprCompiler, index: int, what: str) -> float:
+    value = compiler.compile(node.args[index])
+    if not value.is_const or value.const is None or not is_numeric(value.type):
+        raise execution_error(
+            f"{what} of [{node.text}] must be a constant number, found [{value_text(value)}]",
+            node,
+        )
+    return float(value.const)
+
+
+def _require_numeric(node: ast.FunctionCall, value: Typed) -> None:
+    if value.type != t.NULL and not is_numeric(value.type):
+        raise execution_error(
+            f"argument of [{node.text}] must be [numeric except unsigned_long or counter "
+            f"types], found value [{value_text(value)}] type [{value.type}]",
+            node,
+        )
+
+
+def _count(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 0, 1)
+    star = not node.args or isinstance(node.args[0], ast.Star)
+    if not star:
+        value = _input(node, compiler)
+        if value.is_const and value.const is not None and not value.multi:
+            star = True  # COUNT(1) counts rows
+    if star:
+        counted = pl.len() if condition is None else condition.sum()
+        return Typed(register(counted.cast(pl.Int64)), t.LONG)
+    expr = value.expr if condition is None else value.expr.filter(condition)
+    counted = expr.list.len().sum() if value.multi else expr.count()
+    return Typed(register(counted.cast(pl.Int64)), t.LONG)
+
+
+def _count_distinct(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 1, 2)
+    value = _input(node, compiler)
+    flat = _flat(value, condition)
+    return Typed(register(flat.drop_nulls().n_unique().cast(pl.Int64)), t.LONG)
+
+
+def _sum(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 1)
+    value = _input(node, compiler)
+    _require_numeric(node, value)
+    flat = _flat(value, condition)
+    if value.type == t.DOUBLE:
+        result_type = t.DOUBLE
+    elif value.type == t.UNSIGNED_LONG:
+        result_type = t.UNSIGNED_LONG
+    else:
+        result_type = t.LONG
+    flat = flat.cast(esql_dtype(result_type))
+    # The sum of no values is null in ES|QL, not zero. Two plain aggregations keep polars on
+    # its fast path; the null is applied on the aggregated frame.
+    total, count = register(flat.sum()), register(flat.count())
+    return Typed(pl.when(count > 0).then(total).otherwise(None), result_type)
+
+
+def _avg(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 1)
+    value = _input(node, compiler)
+    _require_numeric(node, value)
+    return Typed(register(_flat(value, condition).cast(pl.Float64).mean()), t.DOUBLE)
+
+
+def _extreme(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    register: Register,
+    *,
+    smallest: bool,
+) -> Typed:
+    _arity(node, 1)
+    value = _input(node, compiler)
+    if value.type in (t.TEXT, t.UNSUPPORTED, t.TIME_DURATION, t.DATE_PERIOD):
+        raise execution_error(
+            f"argument of [{node.text}] must be [representable except unsigned_long and "
+            f"spatial types], found value [{value_text(value)}] type [{value.type}]",
+            node,
+        )
+    flat = _flat(value, condition)
+    return Typed(register(flat.min() if smallest else flat.max()), value.type)
+
+
+def _min(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    return _extreme(node, compiler, condition, register, smallest=True)
+
+
+def _max(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    return _extreme(node, compiler, condition, register, smallest=False)
+
+
+def _median(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 1)
+    value = _input(node, compiler)
+    _require_numeric(node, value)
+    return Typed(register(_flat(value, condition).cast(pl.Float64).median()), t.DOUBLE)
+
+
+def _percentile(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 2)
+    value = _input(node, compiler)
+    _require_numeric(node, value)
+    percent = _const_number(node, compiler, 1, "percentile")
+    if not 0 <= percent <= 100:
+        raise execution_error(
+            f"percentile of [{node.text}] must be between 0 and 100, found [{percent}]", node
+        )
+    flat = _flat(value, condition).cast(pl.Float64)
+    return Typed(register(flat.quantile(percent / 100, interpolation="linear")), t.DOUBLE)
+
+
+def _std_dev(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 1)
+    value = _input(node, compiler)
+    _require_numeric(node, value)
+    return Typed(register(_flat(value, condition).cast(pl.Float64).std(ddof=0)), t.DOUBLE)
+
+
+def _median_absolute_deviation(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 1)
+    value = _input(node, compiler)
+    _require_numeric(node, value)
+    flat = _flat(value, condition).cast(pl.Float64).drop_nulls()
+    return Typed(register((flat - flat.median()).abs().median()), t.DOUBLE)
+
+
+def _values(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 1)
+    value = _input(node, compiler)
+    # ES does not define the order of VALUES; sorting keeps answers stable.
+    collected = _flat(value, condition).drop_nulls().unique().sort()
+    if not grouped:
+        collected = collected.implode()
+    return Typed(register(collected), value.type, multi=True)
+
+
+def _top(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 3)
+    value = _input(node, compiler)
+    limit = int(_const_number(node, compiler, 1, "limit"))
+    if limit <= 0:
+        raise execution_error(
+            f"Limit must be greater than 0 in [{node.text}], found [{limit}]", node
+        )
+    order = compiler.compile(node.args[2])
+    if not order.is_const or str(order.const).lower() not in ("asc", "desc"):
+        raise execution_error(
+            f"Invalid order value in [{node.text}], expected [ASC, DESC] but got "
+            f"[{value_text(order)}]",
+            node,
+        )
+    descending = str(order.const).lower() == "desc"
+    collected = _flat(value, condition).drop_nulls().sort(descending=descending).head(limit)
+    if not grouped:
+        collected = collected.implode()
+    return Typed(register(collected), value.type, multi=True)
+
+
+def _weighted_avg(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    grouped: bool,
+    register: Register,
+) -> Typed:
+    _arity(node, 2)
+    number = _input(node, compiler)
+    weight = _input(node, compiler, 1)
+    _require_numeric(node, number)
+    _require_numeric(node, weight)
+    if number.multi or weight.multi:
+        raise unsupported_error(f"multi-valued arguments to [{node.text}] are not supported", node)
+    both = number.expr.is_not_null() & weight.expr.is_not_null()
+    keep = both if condition is None else both & condition
+    values = number.expr.cast(pl.Float64).filter(keep)
+    weights = weight.expr.cast(pl.Float64).filter(keep)
+    total_weight = weights.sum()
+    result = (
+        pl.when(total_weight == 0).then(None).otherwise((values * weights).sum() / total_weight)
+    )
+    return Typed(register(result), t.DOUBLE)
+
+
+_BUILDERS = {
+    "COUNT": _count,
+    "COUNT_DISTINCT": _count_distinct,
+    "SUM": _sum,
+    "AVG": _avg,
+    "MIN": _min,
+    "MAX": _max,
+    "MEDIAN": _median,
+    "PERCENTILE": _percentile,
+    "STD_DEV": _std_dev,
+    "VALUES": _values,
+    "TOP": _top,
+    "WEIGHTED_AVG": _weighted_avg,
+    "MEDIAN_ABSOLUTE_DEVIATION": _median_absolute_deviation,
+}

@@ -1,0 +1,767 @@
+"""Runs a parsed ES|QL query over polars lazy frames, one method per command."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import polars as pl
+
+from qs_tui.esql import ast
+from qs_tui.esql import types as t
+from qs_tui.esql.aggregates import compile_aggregate
+from qs_tui.esql.catalog import Catalog, Column, EsqlResult, IndexData
+from qs_tui.esql.errors import EsqlError, EsqlExecutionError
+from qs_tui.esql.functions import (
+    AGGREGATE_NAMES,
+    VALUE_PLACEHOLDER,
+    Check,
+    ColumnInfo,
+    ExprCompiler,
+    Typed,
+    esql_dtype,
+    execution_error,
+    is_known_function,
+    unsupported_error,
+)
+from qs_tui.esql.patterns import dissect_columns, grok_columns
+from qs_tui.esql.values import frame_to_values
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT_WARNING = f"No limit defined, adding default limit of [{DEFAULT_LIMIT}]"
+METADATA_TYPES = {"_index": t.KEYWORD, "_id": t.KEYWORD, "_score": t.DOUBLE}
+MAX_FAILURE_MESSAGES = 20
+
+# Hidden working columns start with a NUL so that they can never clash with a user's names.
+_HIDDEN = "\x00"
+
+
+def execute(query: ast.Query, catalog: Catalog, *, now: datetime | None = None) -> EsqlResult:
+    """Run a parsed query against the catalog and return an ES-shaped result.
+
+    Args:
+        query: the syntax tree from `qs_tui.esql.parser.parse`.
+        catalog: where `FROM` and `LOOKUP JOIN` find their indices.
+        now: the instant `NOW()` returns (aware, UTC); the current time when omitted.
+
+    Raises:
+        EsqlExecutionError: unknown index or column, or arguments of the wrong type.
+        EsqlUnsupportedError: a command, function or expression the engine does not implement.
+    """
+    instant = now if now is not None else datetime.now(UTC)
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    try:
+        return Executor(catalog, now=instant).run(query)
+    except pl.exceptions.PolarsError as error:
+        # A safety net: the engine should reject bad input before polars sees it, but a user
+        # must never get a polars traceback.
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise EsqlExecutionError(f"query could not be evaluated: {detail}") from None
+
+
+@dataclass
+class _Frame:
+    """The data between two commands: a lazy frame and the ES|QL type of each visible column."""
+
+    lf: pl.LazyFrame
+    types: dict[str, str]
+    multi: set[str] = field(default_factory=set)
+    # Failure checks evaluated as hidden per-row columns of `lf`: (check, flag, value).
+    pending: list[tuple[Check, str, str]] = field(default_factory=list)
+
+    def columns(self) -> dict[str, ColumnInfo]:
+        return {name: ColumnInfo(kind, name in self.multi) for name, kind in self.types.items()}
+
+    def put(self, name: str, kind: str, multi: bool) -> None:
+        """Add or replace a column; a replaced column moves to the end, as ES does."""
+        self.types.pop(name, None)
+        self.types[name] = kind
+        if multi:
+            self.multi.add(name)
+        else:
+            self.multi.discard(name)
+
+    def remove(self, name: str) -> None:
+        self.types.pop(name, None)
+        self.multi.discard(name)
+
+
+class Executor:
+    """Executes one query; holds the warnings it collects.
+
+    Args:
+        catalog: where indices come from.
+        now: the instant `NOW()` returns.
+    """
+
+    def __init__(self, catalog: Catalog, *, now: datetime) -> None:
+        self.catalog = catalog
+        self.now = now
+        self.warnings: list[str] = []
+        self._hidden_counter = 0
+        # Per command with fallible expressions: a one-row frame of failure flags, and checks.
+        self._deferred: list[tuple[pl.LazyFrame, list[Check]]] = []
+
+    # -----------------------------------------------------------------------------------------
+    # Driver
+    # -----------------------------------------------------------------------------------------
+
+    def run(self, query: ast.Query) -> EsqlResult:
+        """Run every command in order, add the implicit limit, and convert the result."""
+        if isinstance(query.source, ast.From):
+            frame = self._from(query.source)
+        elif isinstance(query.source, ast.Row):
+            frame = self._row(query.source)
+        else:
+            raise unsupported_error(
+                f"source command [{type(query.source).__name__}] is not supported", query.source
+            )
+        has_limit = False
+        for command in query.commands:
+            handler = self._handlers().get(type(command))
+            if handler is None:
+                raise unsupported_error(
+                    f"command [{type(command).__name__.upper()}] is not supported", command
+                )
+            frame = handler(frame, command)
+            if isinstance(command, ast.Limit):
+                has_limit = True
+        self._settle(frame)
+        frame.lf = frame.lf.head(MAX_LIMIT if has_limit else DEFAULT_LIMIT)
+        names = list(frame.types)
+        final = frame.lf.select([pl.col(name) for name in names])
+        collected = self._collect(final)
+        if not has_limit:
+            self._warn(DEFAULT_LIMIT_WARNING)
+        columns = [Column(name, frame.types[name]) for name in names]
+        return EsqlResult(columns, frame_to_values(collected, frame.types), list(self.warnings))
+
+    def _handlers(self) -> dict[type, Callable[[_Frame, ast.Command], _Frame]]:
+        return {
+            ast.Where: self._where,  # type: ignore[dict-item]
+            ast.Eval: self._eval,  # type: ignore[dict-item]
+            ast.Stats: self._stats,  # type: ignore[dict-item]
+            ast.Sort: self._sort,  # type: ignore[dict-item]
+            ast.Limit: self._limit,  # type: ignore[dict-item]
+            ast.Keep: self._keep,  # type: ignore[dict-item]
+            ast.Drop: self._drop,  # type: ignore[dict-item]
+            ast.Rename: self._rename,  # type: ignore[dict-item]
+            ast.Dissect: self._dissect,  # type: ignore[dict-item]
+            ast.Grok: self._grok,  # type: ignore[dict-item]
+            ast.MvExpand: self._mv_expand,  # type: ignore[dict-item]
+            ast.LookupJoin: self._lookup_join,  # type: ignore[dict-item]
+        }
+
+    def _compiler(self, frame: _Frame) -> ExprCompiler:
+        return ExprCompiler(frame.columns(), now=self.now)
+
+    def _hidden(self, kind: str) -> str:
+        self._hidden_counter += 1
+        return f"{_HIDDEN}{kind}{self._hidden_counter}"
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    # -----------------------------------------------------------------------------------------
+    # Warnings of failed evaluations
+    # -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _bind(lf: pl.LazyFrame, compiler: ExprCompiler) -> pl.LazyFrame:
+        """Add the compiler's intermediate columns, which its expressions refer to.
+
+        Columns that do not depend on each other go in one projection, which keeps the plan
+        shallow (polars plans deep chains of projections slowly).
+        """
+        levels: dict[str, int] = {}
+        by_level: list[list[pl.Expr]] = []
+        for name, expr in compiler.bindings:
+            level = 1 + max(
+                (levels[root] for root in expr.meta.root_names() if root in levels), default=-1
+            )
+            levels[name] = level
+            if level == len(by_level):
+                by_level.append([])
+            by_level[level].append(expr.alias(name))
+        for exprs in by_level:
+            lf = lf.with_columns(exprs)
+        return lf
+
+    def _track(self, frame: _Frame, checks: list[Check]) -> None:
+        """Evaluate row checks as hidden columns of the frame, next to the command's values.
+
+        The flags travel with the rows: STATS folds them into its aggregation (one pass over
+        the data), and before rows are dropped (WHERE, LIMIT) they are queued by `_settle`.
+        """
+        if not checks:
+            return
+        exprs: list[pl.Expr] = []
+        for check in checks:
+            flag, value = self._hidden("check"), self._hidden("value")
+            exprs.append(check.failed.alias(flag))
+            if check.value is not None:
+                exprs.append(pl.when(check.failed).then(check.value.cast(pl.String)).alias(value))
+            frame.pending.append((check, flag, value))
+        frame.lf = frame.lf.with_columns(exprs)
+
+    def _settle(self, frame: _Frame) -> None:
+        """Queue the frame's pending checks over its current rows, before some are dropped."""
+        if not frame.pending:
+            return
+        exprs: list[pl.Expr] = []
+        for index, (check, flag, value) in enumerate(frame.pending):
+            exprs.append(pl.col(flag).any().alias(f"failed{index}"))
+            if check.value is not None:
+                failing = pl.col(value).drop_nulls().unique(maintain_order=True)
+                exprs.append(failing.head(MAX_FAILURE_MESSAGES).implode().alias(f"values{index}"))
+        self._deferred.append((frame.lf.select(exprs), [check for check, _, _ in frame.pending]))
+        frame.pending = []
+
+    def _collect(self, lf: pl.LazyFrame) -> pl.DataFrame:
+        """Materialise `lf` and evaluate the queued checks, reporting them in query order.
+
+        The checks share most of their plan with `lf`; one `collect_all` lets polars run the
+        common part once.
+        """
+        collected, *check_frames = pl.collect_all([lf, *(queued for queued, _ in self._deferred)])
+        for (_, checks), check_frame in zip(self._deferred, check_frames, strict=True):
+            self._report(check_frame, checks)
+        self._deferred = []
+        return collected
+
+    def _report(self, frame: pl.DataFrame, checks: list[Check]) -> None:
+        """Add ES's warnings for every check that failed on some row."""
+        for index, check in enumerate(checks):
+            if not frame.get_column(f"failed{index}").any():
+                continue
+            self._warn(check.header)
+            if check.value is None:
+                self._warn(check.message)
+                continue
+            failures = frame.get_column(f"values{index}")[0]
+            for item in failures.to_list() if failures is not None else []:
+                self._warn(check.message.replace(VALUE_PLACEHOLDER, str(item)))
+
+    # -----------------------------------------------------------------------------------------
+    # Source commands
+    # -----------------------------------------------------------------------------------------
+
+    def _from(self, command: ast.From) -> _Frame:
+        indices: dict[str, IndexData] = {}
+        for pattern in command.indices:
+            found = self.catalog.resolve(pattern)
+            # A wildcard that matches nothing is fine next to patterns that match, as in ES;
+            # a concrete index that does not exist is not.
+            if not found and "*" not in pattern:
+                raise execution_error(f"Unknown index [{pattern}]", command)
+            for index in found:
+                indices.setdefault(index.name, index)
+        if not indices:
+            raise execution_error(f"Unknown index [{','.join(command.indices)}]", command)
+        for name in command.metadata:
+            if name not in METADATA_TYPES:
+                raise unsupported_error(f"metadata field [{name}] is not supported", command)
+        field_types: dict[str, str] = {}
+        multi: set[str] = set()
+        for index in indices.values():
+            for name, kind in index.types.items():
+                if name.startswith("_"):
+                    continue
+                previous = field_types.get(name)
+                if previous is None:
+                    field_types[name] = kind
+                elif previous != kind:
+                    if {previous, kind} <= {t.KEYWORD, t.TEXT}:
+                        field_types[name] = t.KEYWORD
+                    else:
+                        field_types[name] = t.UNSUPPORTED  # ES: conflicting mapping types
+                if name in index.frame.columns and isinstance(index.frame.schema[name], pl.List):
+                    multi.add(name)
+        # ES lists an index's fields in alphabetical order; metadata follows as requested.
+        ordered = sorted(field_types)
+        parts: list[pl.LazyFrame] = []
+        for index in indices.values():
+            exprs: list[pl.Expr] = []
+            for name in ordered:
+                exprs.append(_field_expr(index, name, field_types[name], name in multi))
+            exprs.append(pl.lit(index.name, dtype=pl.String).alias("_index"))
+            if "_id" in index.frame.columns:
+                exprs.append(pl.col("_id").cast(pl.String))
+            else:
+                exprs.append(pl.lit(None, dtype=pl.String).alias("_id"))
+            exprs.append(pl.lit(0.0, dtype=pl.Float64).alias("_score"))
+            parts.append(index.frame.lazy().select(exprs))
+        lf = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
+        types = {name: field_types[name] for name in ordered}
+        for name in command.metadata:
+            types.pop(name, None)
+            types[name] = METADATA_TYPES[name]
+        return _Frame(lf, types, {name for name in multi if name in types})
+
+    def _row(self, command: ast.Row) -> _Frame:
+        compiler = ExprCompiler({}, now=self.now)
+        frame = _Frame(pl.LazyFrame({f"{_HIDDEN}row": [0]}), {})
+        exprs: dict[str, pl.Expr] = {}
+        for assignment in command.fields:
+            compiled = compiler.compile(assignment.expr)
+            _reject_span(compiled, assignment.expr)
+            exprs.pop(assignment.name, None)
+            exprs[assignment.name] = compiled.expr.alias(assignment.name)
+            frame.put(assignment.name, compiled.type, compiled.multi)
+        frame.lf = self._bind(frame.lf, compiler)
+        self._track(frame, compiler.checks)
+        frame.lf = frame.lf.with_columns(list(exprs.values()))
+        return frame
+
+    # -----------------------------------------------------------------------------------------
+    # Processing commands
+    # -----------------------------------------------------------------------------------------
+
+    def _where(self, frame: _Frame, command: ast.Where) -> _Frame:
+        compiler = self._compiler(frame)
+        condition = compiler.condition(command.condition)
+        frame.lf = self._bind(frame.lf, compiler)
+        if compiler.scores and "_score" in frame.types:
+            total = compiler.scores[0]
+            for score in compiler.scores[1:]:
+                total = total + score
+            frame.lf = frame.lf.with_columns((pl.col("_score") + total).alias("_score"))
+        self._track(frame, compiler.checks)
+        self._settle(frame)
+        frame.lf = frame.lf.filter(condition)
+        return frame
+
+    def _eval(self, frame: _Frame, command: ast.Eval) -> _Frame:
+        for assignment in command.fields:
+            # Each assignment sees the ones before it.
+            compiler = self._compiler(frame)
+            compiled = compiler.compile(assignment.expr)
+            _reject_span(compiled, assignment.expr)
+            frame.lf = self._bind(frame.lf, compiler)
+            self._track(frame, compiler.checks)
+            frame.lf = frame.lf.with_columns(compiled.expr.alias(assignment.name))
+            frame.put(assignment.name, compiled.type, compiled.multi)
+        return frame
+
+    def _stats(self, frame: _Frame, command: ast.Stats) -> _Frame:
+        row_compiler = self._compiler(frame)
+        grouped = bool(command.groups)
+        lf = frame.lf
+
+        # Groups: evaluated per row into hidden key columns; a multi-valued key puts the row in
+        # the group of each of its values, as ES does.
+        keys: list[tuple[str, str, Typed]] = []
+        for group in command.groups:
+            compiled = row_compiler.compile(group.expr)
+            _reject_span(compiled, group.expr)
+            if _contains_aggregate(group.expr):
+                raise execution_error(
+                    f"grouping key [{group.expr.text}] cannot contain an aggregate function",
+                    group.expr,
+                )
+            hidden = self._hidden("group")
+            keys.append((group.name, hidden, compiled))
+
+        agg_exprs: list[pl.Expr] = []
+        current_condition: list[pl.Expr | None] = [None]
+
+        def register(expr: pl.Expr) -> pl.Expr:
+            hidden = self._hidden("agg")
+            agg_exprs.append(expr.alias(hidden))
+            return pl.col(hidden)
+
+        def aggregate(call: ast.FunctionCall) -> Typed:
+            return compile_aggregate(
+                call,
+                row_compiler,
+                condition=current_condition[0],
+                grouped=grouped,
+                register=register,
+            )
+
+        group_columns = {name: ColumnInfo(compiled.type, False) for name, _, compiled in keys}
+        outer = ExprCompiler(group_columns, now=self.now, aggregate=aggregate)
+        outputs: list[tuple[str, Typed]] = []
+        for agg in command.aggregates:
+            current_condition[0] = (
+                row_compiler.bind(Typed(row_compiler.condition(agg.where), t.BOOLEAN)).expr
+                if agg.where is not None
+                else None
+            )
+            _reject_unknown_functions(agg.expr)
+            if not _contains_aggregate(agg.expr):
+                raise execution_error(
+                    f"expected an aggregate function but found [{agg.expr.text}]", agg.expr
+                )
+            compiled = outer.compile(agg.expr)
+            outputs.append((agg.name, compiled))
+        if not command.aggregates and not keys:
+            raise execution_error("STATS needs at least one aggregate or grouping", command)
+
+        # Every row expression (keys, aggregate arguments, filters) is compiled: add the
+        # intermediate columns they share, then the keys.
+        frame.lf = self._bind(frame.lf, row_compiler)
+        self._track(frame, row_compiler.checks)
+        # Failures of earlier commands and of this one's row expressions are folded into
+        # per-group flags: plain column aggregations in the same pass as the statistics.
+        row_flags = frame.pending
+        frame.pending = []
+        for check, flag, value in row_flags:
+            agg_exprs.append(pl.col(flag).any().alias(flag))
+            if check.value is not None:
+                agg_exprs.append(pl.col(value).drop_nulls().first().alias(value))
+        lf = frame.lf
+        if keys:
+            lf = lf.with_columns([compiled.expr.alias(hidden) for _, hidden, compiled in keys])
+            for _, hidden, compiled in keys:
+                if compiled.multi:
+                    lf = lf.explode(hidden)
+
+        if keys:
+            hidden_keys = [hidden for _, hidden, _ in keys]
+            if agg_exprs:
+                aggregated = lf.group_by(hidden_keys).agg(agg_exprs)
+            else:
+                aggregated = lf.select(hidden_keys).unique()
+            # ES leaves the order of groups undefined; sorting by the keys keeps it stable.
+            aggregated = aggregated.sort(hidden_keys, nulls_last=True)
+            aggregated = aggregated.with_columns(
+                [pl.col(hidden).alias(name) for name, hidden, _ in keys]
+            )
+        else:
+            aggregated = lf.select(agg_exprs)
+
+        final: dict[str, tuple[pl.Expr, str, bool]] = {}
+        for name, compiled in outputs:
+            final.pop(name, None)
+            final[name] = (compiled.expr, compiled.type, compiled.multi)
+        for name, hidden, compiled in keys:
+            final.pop(name, None)
+            final[name] = (pl.col(hidden), compiled.type, False)
+
+        # STATS output is small: materialise it, so that later commands (and their checks)
+        # do not recompute the aggregation.
+        collected = self._collect(aggregated)
+        for check, flag, value in row_flags:
+            if not collected.get_column(flag).any():
+                continue
+            self._warn(check.header)
+            if check.value is None:
+                self._warn(check.message)
+                continue
+            failures = collected.get_column(value).drop_nulls().unique(maintain_order=True)
+            for item in failures.head(MAX_FAILURE_MESSAGES).to_list():
+                self._warn(check.message.replace(VALUE_PLACEHOLDER, str(item)))
+        result = _Frame(self._bind(collected.lazy(), outer), {})
+        self._track(result, outer.checks)
+        self._settle(result)
+        result.lf = result.lf.select([expr.alias(name) for name, (expr, _, _) in final.items()])
+        for name, (_, kind, multi) in final.items():
+            result.put(name, kind, multi)
+        return result
+
+    def _sort(self, frame: _Frame, command: ast.Sort) -> _Frame:
+        compiler = self._compiler(frame)
+        keys: list[pl.Expr] = []
+        descending: list[bool] = []
+        nulls_last: list[bool] = []
+        for order in command.orders:
+            compiled = compiler.compile(order.expr)
+            _reject_span(compiled, order.expr)
+            expr = compiled.expr
+            if compiled.multi:
+                # ES sorts a multi-valued field by its smallest value ascending, largest descending.
+                expr = expr.list.min() if order.ascending else expr.list.max()
+            keys.append(expr)
+            descending.append(not order.ascending)
+            first = order.nulls_first if order.nulls_first is not None else not order.ascending
+            nulls_last.append(not first)
+        frame.lf = self._bind(frame.lf, compiler)
+        self._track(frame, compiler.checks)
+        frame.lf = frame.lf.sort(
+            keys, descending=descending, nulls_last=nulls_last, maintain_order=True
+        )
+        return frame
+
+    def _limit(self, frame: _Frame, command: ast.Limit) -> _Frame:
+        if command.count < 0:
+            raise execution_error(
+                f"Invalid value for LIMIT [{command.count}], must be a non-negative integer",
+                command,
+            )
+        self._settle(frame)
+        frame.lf = frame.lf.head(min(command.count, MAX_LIMIT))
+        return frame
+
+    def _match(self, frame: _Frame, pattern: str, command: ast.Command) -> list[str]:
+        names = [name for name in frame.types if fnmatch.fnmatchcase(name, pattern)]
+        if not names:
+            if "*" in pattern:
+                raise _name_error(f"No matches found for pattern [{pattern}]", pattern, command)
+            raise _name_error(f"Unknown column [{pattern}]", pattern, command)
+        return names
+
+    def _keep(self, frame: _Frame, command: ast.Keep) -> _Frame:
+        # A column goes where its most specific pattern puts it: exact names beat partial
+        # wildcards, which beat a lone `*`; between equals the rightmost pattern wins (as ES).
+        placement: dict[str, tuple[int, int]] = {}
+        for position, pattern in enumerate(command.patterns):
+            rank = 0 if pattern == "*" else 1 if "*" in pattern else 2
+            for name in self._match(frame, pattern, command):
+                current = placement.get(name)
+                if current is None or rank >= current[0]:
+                    placement[name] = (rank, position)
+        ordered = sorted(
+            placement, key=lambda name: (placement[name][1], list(frame.types).index(name))
+        )
+        types = {name: frame.types[name] for name in ordered}
+        frame.types = types
+        frame.multi = {name for name in frame.multi if name in types}
+        return frame
+
+    def _drop(self, frame: _Frame, command: ast.Drop) -> _Frame:
+        for pattern in command.patterns:
+            for name in self._match(frame, pattern, command):
+                frame.remove(name)
+        return frame
+
+    def _rename(self, frame: _Frame, command: ast.Rename) -> _Frame:
+        for old, new in command.pairs:
+            if old not in frame.types:
+                raise _name_error(f"Unknown column [{old}]", old, command)
+            if old == new:
+                continue
+            kind = frame.types[old]
+            multi = old in frame.multi
+            renamed: dict[str, str] = {}
+            for name, existing in frame.types.items():
+                if name == new:
+                    continue  # the renamed column replaces an existing one of that name
+                renamed[new if name == old else name] = kind if name == old else existing
+            frame.lf = frame.lf.with_columns(pl.col(old).alias(new))
+            frame.types = renamed
+            frame.multi.discard(old)
+            frame.multi.discard(new)
+            if multi:
+                frame.multi.add(new)
+        return frame
+
+    def _text_source(self, frame: _Frame, source: ast.Expr, command: ast.Command) -> Typed:
+        compiler = self._compiler(frame)
+        compiled = compiler.single(compiler.compile(source), source)
+        if compiled.type not in (t.KEYWORD, t.TEXT, t.NULL):
+            raise execution_error(
+                f"{type(command).__name__.upper()} only supports KEYWORD or TEXT values, found "
+                f"expression [{source.text}] type [{compiled.type}]",
+                source,
+            )
+        frame.lf = self._bind(frame.lf, compiler)
+        self._track(frame, compiler.checks)
+        return compiled
+
+    def _append_columns(
+        self, frame: _Frame, columns: list[tuple[str, pl.Expr, str, bool]]
+    ) -> _Frame:
+        frame.lf = frame.lf.with_columns([expr.alias(name) for name, expr, _, _ in columns])
+        for name, _, kind, multi in columns:
+            frame.put(name, kind, multi)
+        return frame
+
+    def _dissect(self, frame: _Frame, command: ast.Dissect) -> _Frame:
+        source = self._text_source(frame, command.source, command)
+        columns = dissect_columns(
+            source.expr.cast(pl.String),
+            command.pattern,
+            append_separator=command.append_separator or "",
+            node=command,
+        )
+        return self._append_columns(frame, columns)
+
+    def _grok(self, frame: _Frame, command: ast.Grok) -> _Frame:
+        source = self._text_source(frame, command.source, command)
+        columns = grok_columns(source.expr.cast(pl.String), command.pattern, node=command)
+        return self._append_columns(frame, columns)
+
+    def _mv_expand(self, frame: _Frame, command: ast.MvExpand) -> _Frame:
+        if command.column not in frame.types:
+            raise _name_error(f"Unknown column [{command.column}]", command.column, command)
+        if command.column in frame.multi:
+            expanded = frame.lf.explode(command.column)
+            kind = frame.types[command.column]
+            frame.lf = expanded
+            frame.multi.discard(command.column)
+            frame.types[command.column] = kind
+        return frame
+
+    def _lookup_join(self, frame: _Frame, command: ast.LookupJoin) -> _Frame:
+        if any(char in command.index for char in "*,"):
+            raise execution_error(
+                f"invalid [{command.index}] resolution in lookup mode to an index pattern",
+                command,
+            )
+        found = self.catalog.resolve(command.index)
+        if not found:
+            raise execution_error(f"Unknown index [{command.index}]", command)
+        lookup = found[0]
+        for key in command.on:
+            if key not in frame.types:
+                raise _name_error(f"Unknown column [{key}] in LOOKUP JOIN", key, command)
+            if key not in lookup.types:
+                raise execution_error(
+                    f"Unknown column [{key}] in lookup index [{lookup.name}]", command
+                )
+            left_type, right_type = frame.types[key], lookup.types[key]
+            if left_type != right_type and not {left_type, right_type} <= {t.KEYWORD, t.TEXT}:
+                raise execution_error(
+                    f"JOIN left field [{key}] of type [{left_type.upper()}] is incompatible "
+                    f"with right field [{key}] of type [{right_type.upper()}]",
+                    command,
+                )
+        added = [
+            name
+            for name in sorted(lookup.types)
+            if name not in command.on and not name.startswith("_")
+        ]
+        right_exprs = [_field_expr(lookup, key, frame.types[key], False) for key in command.on]
+        right_exprs += [
+            _field_expr(
+                lookup,
+                name,
+                lookup.types[name],
+                isinstance(lookup.frame.schema.get(name), pl.List),
+            )
+            for name in added
+        ]
+        right = lookup.frame.lazy().select(right_exprs)
+        self._settle(frame)  # the join keeps only visible columns
+        # Lookup fields replace same-named columns of the input (hidden ones included).
+        kept = [name for name in frame.types if name not in added]
+        left = frame.lf.select(kept)
+        left_keys = []
+        for key in command.on:
+            if key in frame.multi:
+                # A multi-valued key matches nothing, as in ES.
+                hidden = self._hidden("key")
+                left = left.with_columns(
+                    pl.when(pl.col(key).list.len() == 1)
+                    .then(pl.col(key).list.first())
+                    .alias(hidden)
+                )
+                left_keys.append(hidden)
+            else:
+                left_keys.append(key)
+        joined = left.join(
+            right,
+            left_on=left_keys,
+            right_on=list(command.on),
+            how="left",
+            maintain_order="left",
+            suffix=f"{_HIDDEN}right",
+        )
+        frame.lf = joined
+        for name in added:
+            frame.put(name, lookup.types[name], isinstance(lookup.frame.schema.get(name), pl.List))
+        return frame
+
+
+class _ColumnNameError(EsqlExecutionError):
+    """An error about a column named in a command whose syntax tree keeps no position for it.
+
+    It starts at the command's position; once the query text is attached it moves to where
+    the name is written after the command, so the caret points at the name itself.
+    """
+
+    def __init__(self, message: str, name: str, *, line: int, column: int) -> None:
+        super().__init__(message, line=line, column=column)
+        self.name = name
+
+    def located(self, query: str) -> EsqlError:
+        if self.query is None and self.line is not None and self.column is not None:
+            lines = query.split("\n")
+            if 1 <= self.line <= len(lines):
+                offset = sum(len(text) + 1 for text in lines[: self.line - 1]) + self.column - 1
+                found = _find_name(query, self.name, offset)
+                if found is not None:
+                    before = query[:found]
+                    self.line = before.count("\n") + 1
+                    self.column = found - (before.rfind("\n") + 1) + 1
+        return super().located(query)
+
+
+def _find_name(query: str, name: str, start: int) -> int | None:
+    """Where `name` (bare or in backquotes) is first written at or after `start`."""
+    bare = rf"(?<![\w.@`*]){re.escape(name)}(?![\w.@`*])"
+    quoted = re.escape("`" + name.replace("`", "``") + "`")
+    match = re.compile(f"{quoted}|{bare}").search(query, start)
+    return match.start() if match else None
+
+
+def _name_error(message: str, name: str, command: ast.Command) -> EsqlExecutionError:
+    line, column = command.pos
+    if line == 0:
+        return EsqlExecutionError(message)
+    return _ColumnNameError(message, name, line=line, column=column)
+
+
+def _field_expr(index: IndexData, name: str, kind: str, multi: bool) -> pl.Expr:
+    """Column `name` of an index cast to the engine's dtype for `kind` (nulls when absent)."""
+    dtype = esql_dtype(kind)
+    target: pl.DataType = pl.List(dtype) if multi and kind != t.UNSUPPORTED else dtype
+    if name not in index.frame.columns or kind == t.UNSUPPORTED:
+        return pl.lit(None, dtype=target).alias(name)
+    column = pl.col(name)
+    present = index.frame.schema[name]
+    if multi and not isinstance(present, pl.List):
+        wrapped = pl.concat_list([column.cast(dtype)])
+        return pl.when(column.is_null()).then(None).otherwise(wrapped).alias(name)
+    if present == target:
+        return column
+    return column.cast(target, strict=False).alias(name)
+
+
+def _reject_span(compiled: Typed, node: ast.Expr) -> None:
+    if compiled.type in (t.TIME_DURATION, t.DATE_PERIOD):
+        raise execution_error(
+            f"a time span [{node.text}] can only be used in date arithmetic, DATE_TRUNC or BUCKET",
+            node,
+        )
+
+
+def _reject_unknown_functions(node: ast.Expr) -> None:
+    """Name an unknown function before complaining that no aggregate was found."""
+    if isinstance(node, ast.FunctionCall):
+        if not is_known_function(node.name):
+            raise unsupported_error(f"Unknown function [{node.name}]", node)
+        for arg in node.args:
+            _reject_unknown_functions(arg)
+    elif isinstance(node, ast.BinaryOp):
+        _reject_unknown_functions(node.left)
+        _reject_unknown_functions(node.right)
+    elif isinstance(node, ast.UnaryOp):
+        _reject_unknown_functions(node.operand)
+    elif isinstance(node, ast.Cast | ast.IsNull | ast.Like):
+        _reject_unknown_functions(node.value)
+
+
+def _contains_aggregate(node: ast.Expr) -> bool:
+    if isinstance(node, ast.FunctionCall):
+        if node.name.upper() in AGGREGATE_NAMES:
+            return True
+        return any(_contains_aggregate(arg) for arg in node.args)
+    if isinstance(node, ast.BinaryOp):
+        return _contains_aggregate(node.left) or _contains_aggregate(node.right)
+    if isinstance(node, ast.UnaryOp):
+        return _contains_aggregate(node.operand)
+    if isinstance(node, ast.Cast | ast.IsNull | ast.Like):
+        return _contains_aggregate(node.value)
+    if isinstance(node, ast.InList):
+        return _contains_aggregate(node.value) or any(
+            _contains_aggregate(option) for option in node.options
+        )
+    return False
