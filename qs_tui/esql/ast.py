@@ -200,7 +200,7 @@ class Stats(Command):
 
 @dataclass(frozen=True)
 class Order:
-    """One sort key. `nulls_first=None` means the ES|QL default (nulls last for ASC, first for DESC)."""
+    """One sort key; `nulls_first=None` is ES|QL's default (last for ASC, first for DESC)."""
 
     expr: Expr
     ascending: bool = True
