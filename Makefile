@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: lint typecheck pytest
 
 bench: $(STAMP_DEV)
 	$(BIN)/qs-tui bench engine
+	$(BIN)/qs-tui bench scenarios
+
+# SVG screenshots straight from the app, and PNGs beside them (needs rsvg-convert:
+# Debian/Ubuntu package librsvg2-bin).
+screenshots: $(STAMP_DEV)
+	$(BIN)/python -m qs_tui.ui.screenshots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

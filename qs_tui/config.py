@@ -107,4 +107,5 @@ class Settings(BaseModel):
                 name = str(item["loc"][0]) if item["loc"] else "settings"
                 problems.append(f"{name}: {item['msg']}")
             source = f" (from the environment or {env_file})" if env_file else ""
-            raise ConfigError("invalid settings" + source + ":\n  " + "\n  ".join(problems)) from None
+            details = "\n  ".join(problems)
+            raise ConfigError(f"invalid settings{source}:\n  {details}") from None

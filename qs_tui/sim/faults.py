@@ -39,7 +39,7 @@ ERROR_CODES: tuple[str, ...] = (
 
 
 class FaultParams(BaseModel):
-    """Parameters of a fault; which ones apply depends on the kind (see "Scenario files" in README.md)."""
+    """Parameters of a fault; which apply depends on the kind (README.md, "Scenario files")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
