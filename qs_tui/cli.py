@@ -93,7 +93,37 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="persist the embedded store here (overrides QS_DATA_DIR)",
     )
+    parser.add_argument(
+        "--scenario",
+        dest="top_scenario",
+        default=None,
+        help="scenario for the war room (a name from fixtures/scenarios/ or a TOML file)",
+    )
+    parser.add_argument(
+        "--speed",
+        dest="top_speed",
+        type=_positive_float,
+        default=None,
+        help="simulated seconds per wall second in the war room",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the agents on a scenario (the war room, or --headless)")
+    run.add_argument("--headless", action="store_true", help="no TUI: print the transcript")
+    run.add_argument("--scenario", default=None, help="scenario name or TOML file")
+    run.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=None,
+        help="simulated seconds per wall second (headless default: as fast as possible)",
+    )
+    run.add_argument(
+        "--approve",
+        choices=["auto", "deny", "prompt"],
+        default="prompt",
+        help="how approval requests are answered in --headless mode (default: prompt)",
+    )
+    run.add_argument("--json", action="store_true", help="one JSON object per event (headless)")
 
     live = sub.add_parser("live", help="stream simulated telemetry and print it (headless view)")
     live.add_argument("--scenario", default=None, help="scenario name or TOML file")
@@ -146,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine = bench_sub.add_parser("engine", help="embedded ES|QL engine against DuckDB")
     engine.add_argument("--docs", type=_positive_int, default=1_000_000)
     engine.add_argument("--seed", type=int, default=7)
+    scenarios = bench_sub.add_parser("scenarios", help="run every scenario and score the agents")
+    scenarios.add_argument("--dir", type=Path, default=None, help="folder of *.toml scenarios")
+    scenarios.add_argument("--json", type=Path, default=None, help="write results to FILE")
     return parser
 
 
@@ -320,16 +353,50 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
 def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui bench engine`: ingest and detection queries, engine against DuckDB."""
-    if args.bench != "engine":
-        raise UsageError("choose a benchmark: qs-tui bench engine [--docs N]")
-    from qs_tui.bench.engine import run_engine_bench
+    if args.bench == "engine":
+        from qs_tui.bench.engine import run_engine_bench
 
-    run_engine_bench(docs=args.docs, seed=args.seed, out=out)
-    return 0
+        run_engine_bench(docs=args.docs, seed=args.seed, out=out)
+        return 0
+    if args.bench == "scenarios":
+        from qs_tui.bench.scenarios import run_scenario_bench
+
+        run_scenario_bench(directory=args.dir, json_path=args.json, out=out)
+        return 0
+    raise UsageError("choose a benchmark: qs-tui bench engine|scenarios")
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """`qs-tui run`: the war room, or with --headless the transcript on stdout."""
+    if args.data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": args.data_dir})
+    scenario = args.scenario or settings.scenario
+    if args.headless:
+        from qs_tui.headless import run_headless
+
+        return run_headless(
+            scenario=scenario,
+            speed=args.speed,
+            approve=args.approve,
+            json_lines=args.json,
+            out=out,
+            err=err,
+            stdin=sys.stdin,
+            settings=settings,
+        )
+    return _run_tui(settings, scenario=scenario, speed=args.speed, data_dir=args.data_dir)
+
+
+def _run_tui(
+    settings: Settings, *, scenario: str | None, speed: float | None, data_dir: Path | None
+) -> int:
+    from qs_tui.ui.runner import run_tui
+
+    return run_tui(settings, scenario=scenario, speed=speed, data_dir=data_dir)
 
 
 def cmd_live(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    """`qs-tui live` (and bare `qs-tui` until the war room lands): stream and print telemetry."""
+    """`qs-tui live`: stream simulated telemetry and print it, without agents or TUI."""
     from qs_tui.sim.live import run_live
     from qs_tui.sim.scenario import load_scenario
 
@@ -344,6 +411,7 @@ def cmd_live(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int]] = {
+    "run": cmd_run,
     "esql": cmd_esql,
     "seed": cmd_seed,
     "doctor": cmd_doctor,
@@ -399,8 +467,14 @@ def main(
     known = _known_errors()
     try:
         settings = Settings.load(env_file=args.env_file)
-        command = args.command or "live"
-        return COMMANDS[command](args, settings, out, err)
+        if args.command is None:
+            return _run_tui(
+                settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir}),
+                scenario=args.top_scenario or settings.scenario,
+                speed=args.top_speed,
+                data_dir=args.data_dir,
+            )
+        return COMMANDS[args.command](args, settings, out, err)
     except known as error:
         print(f"error: {describe_error(error)}", file=err)
         return 1

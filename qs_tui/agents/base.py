@@ -1,0 +1,144 @@
+"""What every agent shares: the context it works in, its voice, and the audit trail."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qs_tui.agents.events import AgentSpoke, EventSink
+from qs_tui.esql.catalog import EsqlResult
+from qs_tui.models import AgentName
+from qs_tui.queries import load_query
+from qs_tui.sim.clock import Clock
+from qs_tui.sim.topology import Topology
+from qs_tui.store.base import Store
+from qs_tui.store.templates import DECISIONS
+
+
+class PipelineSettings(BaseModel):
+    """Knobs of the incident pipeline; defaults suit the shipped scenarios."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    detect_every_s: float = Field(default=30.0, gt=0)
+    """Simulated seconds between detection passes."""
+    window_s: float = Field(default=600.0, gt=0)
+    """Length of the current window the detectors look at."""
+    baseline_s: float = Field(default=1800.0, gt=0)
+    """Length of the baseline window before the current one."""
+    approval_timeout_s: float = Field(default=120.0, gt=0)
+    """Wall-clock seconds a human has to answer; no answer rejects."""
+    auto_approve_low_risk: bool = False
+    """Let the policy approve low-risk plans without a human (off: every change asks)."""
+    low_risk_threshold: float = Field(default=0.2, ge=0, le=1)
+    """Risk at or below which a plan counts as low-risk for auto-approval."""
+    dry_run: bool = False
+    """Execute every plan as a dry run (nothing changes)."""
+    verify_timeout_s: float = Field(default=600.0, gt=0)
+    """Simulated seconds the Guardian waits for recovery before rolling back."""
+    cooldown_s: float = Field(default=900.0, ge=0)
+    """Simulated seconds after a remediation during which a service is not acted on again."""
+    loop_guard_count: int = Field(default=3, ge=1)
+    """Remediations of one service within `loop_guard_window_s` before escalating to a human."""
+    loop_guard_window_s: float = Field(default=3600.0, gt=0)
+    """The loop guard's window."""
+    runbook_dir: str | None = None
+    """Where the Guardian writes markdown runbooks (None: kept on the incident only)."""
+
+
+@dataclass
+class AgentContext:
+    """What agents work with. Shared by all six; nothing here touches the UI.
+
+    Attributes:
+        store: the one door to data.
+        clock: simulated time (agents never call datetime.now()).
+        sink: where events go (TUI, headless printer, tests).
+        topology: services, regions, hosts and the dependency graph.
+        settings: the pipeline's knobs.
+    """
+
+    store: Store
+    clock: Clock
+    sink: EventSink
+    topology: Topology
+    settings: PipelineSettings = field(default_factory=PipelineSettings)
+    _sequence: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def next_sequence(self) -> int:
+        """A number that orders audit-trail entries written in the same instant."""
+        with self._lock:
+            return next(self._sequence)
+
+
+class Agent:
+    """Base class: a name, a voice (transcript lines) and the audit trail."""
+
+    name: AgentName
+
+    def __init__(self, context: AgentContext) -> None:
+        self.context = context
+
+    @property
+    def now(self) -> datetime:
+        """The simulated now."""
+        return self.context.clock.now()
+
+    def say(
+        self,
+        text: str,
+        *,
+        incident_id: str | None = None,
+        level: str = "info",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Emit a transcript line."""
+        self.context.sink(
+            AgentSpoke(
+                agent=self.name,
+                text=text,
+                at=self.now,
+                incident_id=incident_id,
+                level=level,
+                data=data or {},
+            )
+        )
+
+    def decide(
+        self,
+        decision: str,
+        message: str,
+        *,
+        incident_id: str | None,
+        confidence: float | None = None,
+    ) -> None:
+        """Record a decision in the agent-decisions index (the audit trail)."""
+        document: dict[str, Any] = {
+            "@timestamp": self.now,
+            "incident_id": incident_id,
+            "agent": self.name.value,
+            "decision": decision,
+            "message": message,
+            "sequence": self.context.next_sequence(),
+        }
+        if confidence is not None:
+            document["confidence"] = confidence
+        self.context.store.index(DECISIONS, document)
+
+    def query(self, name: str, **params: Any) -> EsqlResult:
+        """Run `esql/<name>.esql` with named parameters (datetimes go in as ISO strings)."""
+        text = load_query(name).text
+        bound = {k: _param(v) for k, v in params.items()}
+        return self.context.store.esql(text, params=bound)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value

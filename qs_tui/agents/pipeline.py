@@ -1,0 +1,843 @@
+"""The incident pipeline: a state machine per incident, advanced one non-blocking tick at a time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from qs_tui.agents.archaeologist import Archaeologist
+from qs_tui.agents.base import AgentContext, PipelineSettings
+from qs_tui.agents.cassandra import Cassandra
+from qs_tui.agents.diplomat import Diplomat
+from qs_tui.agents.events import AgentSpoke, Event, EventSink, IncidentChanged, MetricsSampled
+from qs_tui.agents.guardian import Guardian, SignalChecker, format_duration
+from qs_tui.agents.surgeon import Surgeon
+from qs_tui.agents.tactician import Tactician
+from qs_tui.models import (
+    ActionKind,
+    AgentName,
+    Anomaly,
+    Approval,
+    ExecutionReport,
+    Hypothesis,
+    Incident,
+    IncidentState,
+    Plan,
+)
+from qs_tui.notify import Notifier
+from qs_tui.remediation import RemediationExecutor, SimulatedExecutor
+from qs_tui.sim.clock import Clock
+from qs_tui.sim.cluster import Simulation
+from qs_tui.sim.faults import FaultSpec
+from qs_tui.sim.topology import Topology
+from qs_tui.store.base import Store, StoreError
+
+#: Metrics averaged per service/region for `MetricsSampled`.
+SAMPLED_METRICS = (
+    "cpu_percent",
+    "memory_percent",
+    "error_rate",
+    "latency_p95_ms",
+    "requests_per_s",
+    "disk_percent",
+)
+
+_REMEDIATING = frozenset({IncidentState.EXECUTING, IncidentState.VERIFYING})
+
+
+# ---- what the pipeline needs from each agent (the real agents satisfy these) ---------------
+
+
+class Detector(SignalChecker, Protocol):
+    """Cassandra's side of the pipeline."""
+
+    def detect(self) -> list[Anomaly]:
+        """Every anomaly in the window ending now."""
+        ...
+
+
+class Investigator(Protocol):
+    """The Archaeologist's side of the pipeline."""
+
+    def investigate(self, incident: Incident) -> Hypothesis:
+        """A hypothesis with its evidence chain."""
+        ...
+
+
+class Planner(Protocol):
+    """The Tactician's side of the pipeline."""
+
+    def plan(self, incident: Incident) -> Plan:
+        """The chosen remediation and the options weighed."""
+        ...
+
+
+class Approver(Protocol):
+    """The Diplomat's side of the pipeline."""
+
+    def request(self, incident: Incident, plan: Plan) -> Any:
+        """An `Approval` at once, or a pending handle to `poll`."""
+        ...
+
+    def poll(self, pending: Any) -> Approval | None:
+        """The settled approval, or None while waiting."""
+        ...
+
+    def notify(self, incident: Incident, text: str) -> None:
+        """Tell the humans (never blocks)."""
+        ...
+
+
+class Operator(Protocol):
+    """The Surgeon's side of the pipeline."""
+
+    def execute(self, incident: Incident, plan: Plan, approval: Approval) -> ExecutionReport:
+        """Run the chosen remediation's workflow."""
+        ...
+
+    def undo(self, report: ExecutionReport) -> ExecutionReport:
+        """Roll back a completed remediation."""
+        ...
+
+
+@dataclass
+class Crew:
+    """The six agents a pipeline drives.
+
+    Attributes:
+        cassandra: detects and re-checks signals.
+        archaeologist: investigates.
+        tactician: plans.
+        diplomat: asks for approval and notifies.
+        surgeon: executes and undoes.
+        guardian: verifies, records, cools down.
+    """
+
+    cassandra: Detector
+    archaeologist: Investigator
+    tactician: Planner
+    diplomat: Approver
+    surgeon: Operator
+    guardian: Guardian
+
+
+def default_crew(
+    context: AgentContext,
+    *,
+    simulation: Simulation,
+    executor: RemediationExecutor | None = None,
+    notifier: Notifier | None = None,
+) -> Crew:
+    """The real six agents, with `SimulatedExecutor(simulation)` unless `executor` is given."""
+    cassandra = Cassandra(context)
+    return Crew(
+        cassandra=cassandra,
+        archaeologist=Archaeologist(context),
+        tactician=Tactician(context),
+        diplomat=Diplomat(context, notifier=notifier),
+        surgeon=Surgeon(context, executor=executor or SimulatedExecutor(simulation)),
+        guardian=Guardian(context, cassandra=cassandra),
+    )
+
+
+@dataclass
+class _Tracked:
+    """Pipeline-side bookkeeping for one open incident (not part of the immutable model)."""
+
+    pending: Any = None
+    detect_wall: float = 0.0
+    decided_wall: float | None = None
+
+
+@dataclass(frozen=True)
+class DecisionTiming:
+    """Wall time from detection (Cassandra returning the anomaly) to the Tactician's plan.
+
+    Attributes:
+        incident_id: the incident.
+        seconds: wall seconds of investigation and planning (the detection queries
+            themselves are timed per pass: `Pipeline.detection_pass_timings()`).
+    """
+
+    incident_id: str
+    seconds: float
+
+
+@dataclass
+class _Counters:
+    ticks: int = 0
+    detections: int = 0
+    detect_wall_s: list[float] = field(default_factory=list)
+    next_id: int = 1
+    timings: list[DecisionTiming] = field(default_factory=list)
+
+
+class Pipeline:
+    """Drives incidents through detected -> … -> resolved | rejected | rolled_back | escalated.
+
+    `tick()` runs on one worker thread and never blocks on a human: approvals are polled on
+    every tick, so several incidents can be in flight at once. `incidents()` may be read from
+    any thread.
+
+    Args:
+        store: the one door to data.
+        simulation: the simulated production (telemetry and the target of remediation).
+        clock: simulated time.
+        sink: where events go (TUI, headless printer, tests).
+        topology: the estate.
+        settings: the pipeline's knobs.
+        executor: remediation executor (default: `SimulatedExecutor(simulation)`).
+        notifier: the Diplomat's Slack notifier (None: no notifications).
+        crew: the agents to drive (default: the real six; tests may pass their own).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        simulation: Simulation,
+        clock: Clock,
+        sink: EventSink,
+        topology: Topology,
+        settings: PipelineSettings | None = None,
+        executor: RemediationExecutor | None = None,
+        notifier: Notifier | None = None,
+        crew: Crew | Callable[[AgentContext], Crew] | None = None,
+    ) -> None:
+        self.store = store
+        self.simulation = simulation
+        self.clock = clock
+        self.sink = sink
+        self.topology = topology
+        self.settings = settings or PipelineSettings()
+        self.context = AgentContext(
+            store=store, clock=clock, sink=sink, topology=topology, settings=self.settings
+        )
+        if crew is None:
+            self.crew = default_crew(
+                self.context, simulation=simulation, executor=executor, notifier=notifier
+            )
+        elif isinstance(crew, Crew):
+            self.crew = crew
+        else:
+            self.crew = crew(self.context)
+        self._lock = threading.RLock()
+        self._tick_lock = threading.Lock()
+        self._incidents: dict[str, Incident] = {}
+        self._tracked: dict[str, _Tracked] = {}
+        self._suppressed_until: dict[tuple[str, str, str], datetime] = {}
+        self._cooldown_noted: dict[tuple[str, str, str], datetime] = {}
+        self._last_detect: datetime | None = None
+        self._counters = _Counters()
+        self._handlers: dict[IncidentState, Callable[[Incident], Incident | None]] = {
+            IncidentState.DETECTED: self._on_detected,
+            IncidentState.INVESTIGATING: self._on_investigating,
+            IncidentState.PLANNED: self._on_planned,
+            IncidentState.AWAITING_APPROVAL: self._on_awaiting,
+            IncidentState.VERIFYING: self._on_verifying,
+        }
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def incidents(self) -> list[Incident]:
+        """Every incident so far (open and closed), oldest first. Safe from any thread."""
+        with self._lock:
+            return list(self._incidents.values())
+
+    def open_incidents(self) -> list[Incident]:
+        """Incidents not yet in a terminal state."""
+        return [i for i in self.incidents() if not i.state.terminal]
+
+    def decision_timings(self) -> list[DecisionTiming]:
+        """Detection -> decision wall times, one per planned incident."""
+        with self._lock:
+            return list(self._counters.timings)
+
+    def detection_pass_timings(self) -> list[float]:
+        """Wall seconds each detection pass (all of Cassandra's queries) took."""
+        with self._lock:
+            return list(self._counters.detect_wall_s)
+
+    @property
+    def ticks(self) -> int:
+        """How many ticks ran."""
+        return self._counters.ticks
+
+    def inject(self, fault: FaultSpec) -> None:
+        """Place a fault on the simulation's timeline (the TUI's fault menu)."""
+        self.simulation.inject(fault)
+
+    # ---- driving ------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Write telemetry up to now, detect when due, and advance every open incident."""
+        with self._tick_lock:
+            self._counters.ticks += 1
+            result = self.simulation.step(self.store)
+            self.store.refresh()
+            now = self.clock.now()
+            due = self._last_detect is None or (
+                (now - self._last_detect).total_seconds() >= self.settings.detect_every_s
+            )
+            if due:
+                self._last_detect = now
+                self._detect()
+            self._advance_all()
+            # Sampled last, so each service's state reflects this tick's incidents.
+            self._emit_metrics(now, result.latest)
+
+    def run(self, stop: threading.Event, *, tick_wall_s: float) -> None:
+        """Tick until `stop` is set, waiting `tick_wall_s` wall seconds between tick starts.
+
+        With an accelerated clock, pass the simulated tick interval divided by the clock's
+        speed, so each tick sees one new interval of telemetry. A `StoreError` during a tick
+        is reported as a transcript line and the loop goes on; other errors propagate.
+        """
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.tick()
+            except StoreError as error:
+                # A store hiccup (cluster restarting, network) must not end the war room:
+                # say so and try again on the next tick.
+                self._say(
+                    AgentName.GUARDIAN,
+                    f"the store failed this tick, retrying: {error}",
+                    level="error",
+                )
+            spent = time.monotonic() - started
+            stop.wait(max(0.0, tick_wall_s - spent))
+
+    def run_until(
+        self,
+        end: datetime,
+        *,
+        max_ticks: int | None = None,
+        step_s: float | None = None,
+        stop_when: Callable[[Pipeline], bool] | None = None,
+    ) -> int:
+        """Advance a manual clock one interval per tick until `end` (no sleeping).
+
+        Args:
+            end: simulated instant to stop at.
+            max_ticks: stop after this many ticks even before `end`.
+            step_s: simulated seconds per tick (default: the simulation's sample interval).
+            stop_when: checked after every tick; True stops early.
+
+        Returns:
+            The number of ticks run.
+
+        Raises:
+            TypeError: if the clock cannot be advanced by hand.
+        """
+        advance = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise TypeError("run_until needs a clock with advance(seconds), e.g. ManualClock")
+        step = step_s if step_s is not None else float(self.simulation.interval_s)
+        ticks = 0
+        while self.clock.now() < end and (max_ticks is None or ticks < max_ticks):
+            remaining = (end - self.clock.now()).total_seconds()
+            advance(min(step, remaining))
+            self.tick()
+            ticks += 1
+            if stop_when is not None and stop_when(self):
+                break
+        return ticks
+
+    # ---- events -------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        self.sink(event)
+
+    def _say(
+        self, agent: AgentName, text: str, *, incident_id: str | None = None, level: str = "info"
+    ) -> None:
+        self._emit(
+            AgentSpoke(
+                agent=agent, text=text, at=self.clock.now(), incident_id=incident_id, level=level
+            )
+        )
+
+    def _emit_metrics(self, now: datetime, latest: dict[str, dict[str, Any]]) -> None:
+        sums: dict[tuple[str, str], dict[str, float]] = {}
+        counts: dict[tuple[str, str], int] = {}
+        for document in latest.values():
+            key = (str(document.get("service")), str(document.get("region")))
+            totals = sums.setdefault(key, dict.fromkeys(SAMPLED_METRICS, 0.0))
+            counts[key] = counts.get(key, 0) + 1
+            for metric in SAMPLED_METRICS:
+                value = document.get(metric)
+                if isinstance(value, int | float):
+                    totals[metric] += float(value)
+        series = {
+            key: {metric: total / counts[key] for metric, total in totals.items()}
+            for key, totals in sums.items()
+        }
+        states = dict.fromkeys(series, "healthy")
+        for incident in self.open_incidents():
+            key = (incident.service, incident.region)
+            state = "remediating" if incident.state in _REMEDIATING else "anomalous"
+            if states.get(key) != "remediating":
+                states[key] = state
+        self._emit(MetricsSampled(at=now, series=series, states=states))
+
+    def _store(self, incident: Incident, previous: IncidentState | None, reason: str) -> Incident:
+        with self._lock:
+            self._incidents[incident.id] = incident
+        self._emit(
+            IncidentChanged(
+                incident=incident, previous=previous, at=self.clock.now(), reason=reason
+            )
+        )
+        return incident
+
+    def _move(
+        self, incident: Incident, state: IncidentState, reason: str, **changes: Any
+    ) -> Incident:
+        moved = incident.moved(state, self.clock.now(), reason, **changes)
+        self._store(moved, incident.state, reason)
+        if state.terminal:
+            self._closed(moved)
+        return moved
+
+    def _update(self, incident: Incident, **changes: Any) -> Incident:
+        """A change without a state transition (kept quiet: the next transition carries it)."""
+        updated = incident.model_copy(update=changes)
+        with self._lock:
+            self._incidents[updated.id] = updated
+        return updated
+
+    # ---- detection ----------------------------------------------------------------------
+
+    def _detect(self) -> None:
+        started = time.monotonic()
+        try:
+            anomalies = self.crew.cassandra.detect()
+        except Exception as error:
+            self._say(AgentName.CASSANDRA, f"detection pass failed: {error}", level="error")
+            return
+        detected = time.monotonic()
+        with self._lock:
+            self._counters.detections += 1
+            self._counters.detect_wall_s.append(detected - started)
+        # Roots first, so a cascade's symptoms find their root's incident in the same pass.
+        ordered = sorted(anomalies, key=lambda a: (a.symptom_of is not None, a.onset_at))
+        for anomaly in ordered:
+            self._consider(anomaly, detected)
+
+    def _open_by_key(self, key: tuple[str, str, str]) -> Incident | None:
+        for incident in self.open_incidents():
+            if incident.anomaly.key == key:
+                return incident
+        return None
+
+    def _open_root_at(self, service: str, region: str) -> Incident | None:
+        for incident in self.open_incidents():
+            if (
+                incident.service == service
+                and incident.region == region
+                and incident.root_incident_id is None
+            ):
+                return incident
+        return None
+
+    def _consider(self, anomaly: Anomaly, detect_wall: float) -> None:
+        key = anomaly.key
+        if self._open_by_key(key) is not None:
+            return
+        now = self.clock.now()
+        guardian = self.crew.guardian
+        remaining = guardian.cooldown_remaining_s(anomaly.service, anomaly.region)
+        if remaining > 0:
+            self._note_cooldown(anomaly, anomaly.service, anomaly.region, remaining)
+            return
+        suppressed = self._suppressed_until.get(key)
+        if suppressed is not None and now < suppressed:
+            return  # closed lately (rejected, escalated, fixed): not re-raised until then
+        root: Incident | None = None
+        if anomaly.symptom_of is not None:
+            root_service, root_region, _ = anomaly.symptom_of
+            remaining = guardian.cooldown_remaining_s(root_service, root_region)
+            if remaining > 0:
+                # The tail of a cascade whose root was just fixed.
+                self._note_cooldown(anomaly, root_service, root_region, remaining)
+                return
+            root = self._open_by_key(anomaly.symptom_of)
+            if root is not None and root.root_incident_id is not None:
+                root = self._incidents.get(root.root_incident_id, root)
+        if root is None:
+            # Another signal of a service/region already being handled is the same problem.
+            root = self._open_root_at(anomaly.service, anomaly.region)
+        number = self._counters.next_id
+        self._counters.next_id += 1
+        incident_id = f"INC-{number:04d}"
+        reason = anomaly.summary
+        if root is not None:
+            reason = f"{anomaly.summary} (symptom of {root.id})"
+        incident = Incident(
+            id=incident_id,
+            kind=anomaly.kind,
+            service=anomaly.service,
+            region=anomaly.region,
+            state=IncidentState.DETECTED,
+            opened_at=now,
+            anomaly=anomaly,
+            root_incident_id=root.id if root is not None else None,
+            history=[],
+        )
+        incident = incident.moved(IncidentState.DETECTED, now, reason)
+        with self._lock:
+            self._tracked[incident_id] = _Tracked(detect_wall=detect_wall)
+        self._store(incident, None, reason)
+        if root is not None:
+            linked = self._update(root, symptom_ids=[*root.symptom_ids, incident_id])
+            self._emit(
+                IncidentChanged(
+                    incident=linked,
+                    previous=linked.state,
+                    at=now,
+                    reason=f"{incident_id} linked as a symptom of {linked.id}",
+                )
+            )
+            if linked.state is IncidentState.VERIFYING and linked.execution is not None:
+                self._follow_root_into_verification(incident, linked)
+        else:
+            self._notify(incident, f"{incident_id} opened: {anomaly.summary}")
+
+    def _note_cooldown(
+        self, anomaly: Anomaly, service: str, region: str, remaining_s: float
+    ) -> None:
+        """Say once per cooldown why a finding is not raised (the data still shows the
+        problem for a while after a fix: the detectors' windows reach back before it)."""
+        now = self.clock.now()
+        last = self._cooldown_noted.get(anomaly.key)
+        if last is not None and (now - last).total_seconds() < self.settings.cooldown_s:
+            return
+        self._cooldown_noted[anomaly.key] = now
+        self._say(
+            AgentName.GUARDIAN,
+            f"not raising {anomaly.kind.value} on {anomaly.service}/{anomaly.region}: "
+            f"{service}/{region} was just remediated (cooldown, {format_duration(remaining_s)} "
+            "left) and the detection window still reaches back before the fix",
+        )
+
+    # ---- the state machine --------------------------------------------------------------
+
+    def _advance_all(self) -> None:
+        advanced: set[str] = set()
+        while True:
+            # Roots before symptoms: a root's transition moves its symptoms along. Incidents
+            # opened meanwhile (a reopened one) get their turn in the same tick.
+            waiting = sorted(
+                (i for i in self.open_incidents() if i.id not in advanced),
+                key=lambda i: (i.root_incident_id is not None, i.id),
+            )
+            if not waiting:
+                return
+            for incident in waiting:
+                advanced.add(incident.id)
+                current = self._incidents[incident.id]
+                if not current.state.terminal:
+                    self._advance_one(current)
+
+    def _advance_one(self, incident: Incident) -> None:
+        try:
+            self._advance(incident)
+        except Exception as error:
+            latest = self._incidents[incident.id]
+            if not latest.state.terminal:
+                self._move(
+                    latest,
+                    IncidentState.ESCALATED,
+                    f"the pipeline hit an error ({type(error).__name__}: {error}); "
+                    "a human must take over",
+                )
+
+    def _advance(self, incident: Incident) -> None:
+        # Each handler returns the incident when it moved (so it may move again this tick) or
+        # None when it has to wait for a later tick.
+        current: Incident | None = incident
+        while current is not None and not current.state.terminal:
+            handler = self._handlers.get(current.state)
+            if handler is None:
+                return
+            current = handler(current)
+
+    def _on_detected(self, incident: Incident) -> Incident | None:
+        if incident.root_incident_id is not None:
+            return None  # a symptom follows its root
+        investigating = self._move(
+            incident, IncidentState.INVESTIGATING, "Archaeologist is looking for the cause"
+        )
+        return investigating
+
+    def _on_investigating(self, incident: Incident) -> Incident | None:
+        hypothesis = self.crew.archaeologist.investigate(incident)
+        incident = self._update(incident, hypothesis=hypothesis)
+        plan = self.crew.tactician.plan(incident)
+        tracked = self._tracked.get(incident.id)
+        if tracked is not None and tracked.decided_wall is None:
+            tracked.decided_wall = time.monotonic()
+            with self._lock:
+                self._counters.timings.append(
+                    DecisionTiming(incident.id, tracked.decided_wall - tracked.detect_wall)
+                )
+        return self._move(
+            incident,
+            IncidentState.PLANNED,
+            f"{hypothesis.cause} (confidence {hypothesis.confidence:.2f}); plan: "
+            f"{plan.chosen.action.value} on {plan.chosen.service}/{plan.chosen.region}",
+            plan=plan,
+        )
+
+    def _on_planned(self, incident: Incident) -> Incident | None:
+        plan = incident.plan
+        if plan is None:
+            return self._move(incident, IncidentState.ESCALATED, "no plan was made")
+        if plan.chosen.action is ActionKind.DO_NOTHING:
+            self._say(
+                AgentName.GUARDIAN,
+                f"{incident.id}: leaving {incident.service}/{incident.region} alone as planned; "
+                "watching the signal to confirm it is benign",
+                incident_id=incident.id,
+            )
+            return self._move(
+                incident,
+                IncidentState.VERIFYING,
+                "left alone: watching whether the signal settles by itself",
+            )
+        allowed, why = self.crew.guardian.may_act(plan.chosen.service, plan.chosen.region)
+        if not allowed:
+            self._say(
+                AgentName.GUARDIAN, f"{incident.id}: {why}", incident_id=incident.id, level="warn"
+            )
+            return self._move(incident, IncidentState.ESCALATED, why)
+        answer = self.crew.diplomat.request(incident, plan)
+        if isinstance(answer, Approval):
+            return self._settle(incident, answer)
+        with self._lock:
+            self._tracked.setdefault(incident.id, _Tracked()).pending = answer
+        return self._move(
+            incident,
+            IncidentState.AWAITING_APPROVAL,
+            f"waiting for approval of {plan.chosen.action.value} ({plan.approval_reason})",
+        )
+
+    def _on_awaiting(self, incident: Incident) -> Incident | None:
+        tracked = self._tracked.get(incident.id)
+        if tracked is None or tracked.pending is None:
+            return self._move(incident, IncidentState.ESCALATED, "approval request was lost")
+        approval = self.crew.diplomat.poll(tracked.pending)
+        if approval is None:
+            return None
+        tracked.pending = None
+        return self._settle(incident, approval)
+
+    def _settle(self, incident: Incident, approval: Approval) -> Incident | None:
+        plan = incident.plan
+        assert plan is not None
+        by = f"{approval.decision.value} by {approval.by}"
+        if not (approval.approved or approval.decision.value == "dry_run"):
+            return self._move(
+                incident,
+                IncidentState.REJECTED,
+                f"plan {by}; nothing executed",
+                approval=approval,
+            )
+        executing = self._move(
+            incident,
+            IncidentState.EXECUTING,
+            f"{plan.chosen.action.value} on {plan.chosen.service}/{plan.chosen.region} ({by})",
+            approval=approval,
+        )
+        report = self.crew.surgeon.execute(executing, plan, approval)
+        if report.dry_run:
+            return self._move(
+                executing,
+                IncidentState.ESCALATED,
+                f"dry run only, nothing changed: {report.summary}; over to a human",
+                execution=report,
+            )
+        if not report.success:
+            self.crew.guardian.note_remediation(self._update(executing, execution=report))
+            self.crew.guardian.clear_cooldown(incident.service, incident.region)
+            return self._move(
+                executing,
+                IncidentState.ROLLED_BACK,
+                f"execution failed: {report.summary}",
+                execution=report,
+            )
+        verifying = self._update(executing, execution=report)
+        self.crew.guardian.note_remediation(verifying)
+        verifying = self._move(
+            verifying,
+            IncidentState.VERIFYING,
+            f"{report.summary}; Guardian re-checks {incident.anomaly.signal}",
+        )
+        for symptom_id in verifying.symptom_ids:
+            symptom = self._incidents.get(symptom_id)
+            if symptom is not None and not symptom.state.terminal:
+                self._follow_root_into_verification(symptom, verifying)
+        return verifying
+
+    def _follow_root_into_verification(self, symptom: Incident, root: Incident) -> None:
+        assert root.execution is not None
+        following = self._update(symptom, execution=root.execution)
+        self.crew.guardian.note_remediation(following)
+        self._move(
+            following,
+            IncidentState.VERIFYING,
+            f"{root.id}'s {root.execution.action.value} should clear this symptom; re-checking",
+        )
+
+    def _on_verifying(self, incident: Incident) -> Incident | None:
+        verification = self.crew.guardian.verify(incident)
+        if verification is None:
+            return None
+        left_alone = incident.execution is None
+        if verification.recovered:
+            self.crew.guardian.note_recovered(incident)
+            if left_alone:
+                reason = f"left alone, and rightly: {verification.summary}"
+            elif incident.root_incident_id is not None:
+                reason = f"cleared by {incident.root_incident_id}: {verification.summary}"
+            else:
+                reason = verification.summary
+            return self._move(incident, IncidentState.RESOLVED, reason, verification=verification)
+        if left_alone:
+            return self._move(
+                incident,
+                IncidentState.ESCALATED,
+                f"left alone but not settling: {verification.summary}; a human should look",
+                verification=verification,
+            )
+        if incident.root_incident_id is not None:
+            # The root's action did not clear this one: handle it as a problem of its own.
+            self._say(
+                AgentName.GUARDIAN,
+                f"{incident.id} did not clear with {incident.root_incident_id}; "
+                "investigating it on its own",
+                incident_id=incident.id,
+                level="warn",
+            )
+            self._handle_on_its_own(incident.id)
+            self.crew.guardian.clear_cooldown(incident.service, incident.region)
+            return self._move(
+                incident,
+                IncidentState.DETECTED,
+                f"not cleared by {incident.root_incident_id}: {verification.summary}",
+                root_incident_id=None,
+                execution=None,
+                verification=verification,
+            )
+        assert incident.execution is not None
+        undo = self.crew.surgeon.undo(incident.execution)
+        self.crew.guardian.clear_cooldown(incident.service, incident.region)
+        rolled_back = self._move(
+            incident,
+            IncidentState.ROLLED_BACK,
+            f"{verification.summary}; undone: {undo.summary}",
+            verification=verification,
+        )
+        self._reopen(rolled_back)
+        return rolled_back
+
+    def _reopen(self, closed: Incident) -> None:
+        check = self.crew.cassandra.check(
+            closed.anomaly, since=self.crew.guardian.watch_since(closed)
+        )
+        if check.healthy:
+            return
+        # The original detection instant stays, so the MTTR of the fix that finally holds
+        # counts the failed attempt too.
+        anomaly = closed.anomaly.model_copy(update={"symptom_of": None})
+        self._say(
+            AgentName.GUARDIAN,
+            f"{closed.id} rolled back and {anomaly.signal} is still unhealthy: reopening",
+            incident_id=closed.id,
+            level="warn",
+        )
+        self._consider(anomaly, time.monotonic())
+
+    # ---- closing ------------------------------------------------------------------------
+
+    def _closed(self, incident: Incident) -> None:
+        """Bookkeeping when an incident reaches a terminal state."""
+        guardian = self.crew.guardian
+        if incident.state is not IncidentState.ROLLED_BACK:
+            # Don't reopen the same problem right away: a human said no, or it was fixed
+            # (the cooldown covers it), or it was handed over.
+            until = self.clock.now() + timedelta(seconds=self.settings.cooldown_s)
+            self._suppressed_until[incident.anomaly.key] = until
+        with_runbook = self._update(incident, runbook=guardian.runbook(incident))
+        try:
+            guardian.record(with_runbook)
+        except Exception as error:
+            self._say(
+                AgentName.GUARDIAN,
+                f"could not record {incident.id}: {error}",
+                incident_id=incident.id,
+                level="error",
+            )
+        with self._lock:
+            self._tracked.pop(incident.id, None)
+        if incident.root_incident_id is None:
+            self._close_symptoms(with_runbook)
+            self._notify(with_runbook, _closing_line(with_runbook))
+
+    def _close_symptoms(self, root: Incident) -> None:
+        for symptom_id in root.symptom_ids:
+            symptom = self._incidents.get(symptom_id)
+            if symptom is None or symptom.state.terminal:
+                continue
+            if root.state is not IncidentState.RESOLVED:
+                self._move(symptom, root.state, f"root {root.id} ended {root.state.value}")
+            elif symptom.state is IncidentState.DETECTED:
+                # The root recovered without touching this one: it stands on its own now.
+                self._handle_on_its_own(symptom.id)
+                self._update(symptom, root_incident_id=None)
+            # Symptoms already verifying settle on their own signal.
+
+    def _handle_on_its_own(self, incident_id: str) -> None:
+        """A symptom becomes a problem of its own: its detection -> decision clock starts now
+        (the time it waited for its root is not decision time)."""
+        with self._lock:
+            tracked = self._tracked.setdefault(incident_id, _Tracked())
+            tracked.detect_wall = time.monotonic()
+            tracked.decided_wall = None
+
+    def _notify(self, incident: Incident, text: str) -> None:
+        try:
+            self.crew.diplomat.notify(incident, text)
+        except Exception as error:
+            self._say(AgentName.DIPLOMAT, f"notification failed: {error}", level="warn")
+
+
+def _closing_line(incident: Incident) -> str:
+    state = incident.state.value.replace("_", " ")
+    text = f"{incident.id} {state}: {incident.kind.value} on {incident.service}/{incident.region}"
+    if incident.verification is not None and incident.verification.mttr_s is not None:
+        text += f", MTTR {format_duration(incident.verification.mttr_s)}"
+    return text
+
+
+def summarize_states(incidents: Sequence[Incident]) -> dict[str, int]:
+    """How many incidents are in each state (for summaries and tests)."""
+    counts: dict[str, int] = {}
+    for incident in incidents:
+        counts[incident.state.value] = counts.get(incident.state.value, 0) + 1
+    return counts
+
+
+__all__ = [
+    "SAMPLED_METRICS",
+    "Crew",
+    "DecisionTiming",
+    "Pipeline",
+    "default_crew",
+    "summarize_states",
+]

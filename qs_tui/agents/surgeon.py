@@ -1,0 +1,445 @@
+"""The Surgeon: carries out an approved plan as a workflow of checked, verified, revertible steps.
+
+For the chosen option the workflow is: pre-check every target (read-only; a failure stops
+everything before anything changes), skip targets already in the desired state, then for each
+target apply the action and verify it took effect. When a step fails, the steps completed so
+far are reverted in reverse order. A target of `all` regions becomes one target per region,
+so a fleet-wide rollback goes region by region and stops at the first one that fails.
+
+A dry run (approval DRY_RUN or `settings.dry_run`) runs the same pre-checks and reports what
+would be done, changing nothing. A re-run of an execution that already succeeded reports
+what was done instead of acting again.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from qs_tui.agents.base import Agent, AgentContext
+from qs_tui.models import (
+    ActionKind,
+    AgentName,
+    Approval,
+    ApprovalDecision,
+    ExecutionReport,
+    ExecutionStep,
+    Incident,
+    Plan,
+    RemediationOption,
+    StepStatus,
+)
+from qs_tui.remediation.base import (
+    Details,
+    RemediationExecutor,
+    action_noun,
+    action_verb,
+    describe_target,
+)
+
+_Key = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class _Applied:
+    """One target the action changed, with what the executor said it needs to revert it."""
+
+    option: RemediationOption
+    details: Details
+
+
+def _where(option: RemediationOption) -> str:
+    return f"{option.service}/{option.region}"
+
+
+def _key(incident_id: str, option: RemediationOption) -> _Key:
+    return (incident_id, option.action.value, option.service, option.region)
+
+
+class Surgeon(Agent):
+    """Executes plans through a remediation executor.
+
+    Args:
+        context: the shared agent context (`settings.dry_run` forces dry runs).
+        executor: what carries the actions out (`SimulatedExecutor`, `WebhookExecutor`).
+    """
+
+    name = AgentName.SURGEON
+
+    def __init__(self, context: AgentContext, *, executor: RemediationExecutor) -> None:
+        super().__init__(context)
+        self.executor = executor
+        self._lock = threading.Lock()
+        self._completed: dict[_Key, ExecutionReport] = {}
+        self._applied: dict[_Key, list[_Applied]] = {}
+
+    # ---- execute ------------------------------------------------------------------------
+
+    def execute(self, incident: Incident, plan: Plan, approval: Approval) -> ExecutionReport:
+        """Carry out `plan.chosen` for `incident`, as approved.
+
+        Never raises for a failed action: the report says what happened, step by step.
+        """
+        option = plan.chosen
+        started = self.now
+        what = f"{action_noun(option.action)} of {describe_target(option)}"
+        refusal = self._refusal(incident, plan, approval)
+        if refusal is not None:
+            refused = [ExecutionStep(name="approval", status=StepStatus.SKIPPED, detail=refusal)]
+            self.say(f"not executing {what}: {refusal}", incident_id=incident.id, level="warn")
+            self.decide("refused", f"{what} not executed: {refusal}", incident_id=incident.id)
+            return self._report(incident, option, refused, started, False, refusal, dry_run=False)
+        dry_run = approval.decision is ApprovalDecision.DRY_RUN or self.context.settings.dry_run
+        if option.action is ActionKind.DO_NOTHING:
+            summary = f"no action taken on {describe_target(option)}, as planned"
+            noop = [ExecutionStep(name="no action", status=StepStatus.OK, detail=plan.reason)]
+            self.say(summary, incident_id=incident.id)
+            self.decide("no_action", summary, incident_id=incident.id)
+            return self._report(incident, option, noop, started, True, summary, dry_run=dry_run)
+        if not dry_run:
+            with self._lock:
+                earlier = self._completed.get(_key(incident.id, option))
+            if earlier is not None:
+                return self._repeat(incident, option, earlier, started)
+
+        steps: list[ExecutionStep] = []
+        targets = self._targets(option)
+        to_act: list[RemediationOption] = []
+        already: list[str] = []
+        for target in targets:
+            ok, message = self._precheck(target, incident.id)
+            status = StepStatus.OK if ok else StepStatus.FAILED
+            steps.append(self._step(f"pre-check {_where(target)}", status, message))
+            if not ok:
+                summary = f"pre-check failed for {_where(target)}: {message}; nothing changed"
+                self.say(f"{what}: {summary}", incident_id=incident.id, level="warn")
+                self.decide("precheck_failed", f"{what}: {summary}", incident_id=incident.id)
+                return self._report(
+                    incident, option, steps, started, False, summary, dry_run=dry_run
+                )
+            done = self._already_done(target, incident.id)
+            if done is not None:
+                name = f"{option.action.value} {_where(target)}"
+                steps.append(self._step(name, StepStatus.SKIPPED, done))
+                already.append(done)
+            else:
+                to_act.append(target)
+
+        if dry_run:
+            return self._dry_run(incident, option, steps, to_act, already, started)
+        if not to_act:
+            summary = "; ".join(already) + "; nothing to do"
+            self.say(f"{what}: {summary}", incident_id=incident.id)
+            self.decide("already_done", f"{what}: {summary}", incident_id=incident.id)
+            report = self._report(incident, option, steps, started, True, summary, dry_run=False)
+            with self._lock:
+                self._completed[_key(incident.id, option)] = report
+            return report
+        return self._act(incident, option, steps, to_act, started, approval)
+
+    def _refusal(self, incident: Incident, plan: Plan, approval: Approval) -> str | None:
+        if plan.incident_id != incident.id or approval.incident_id != incident.id:
+            return (
+                f"the plan ({plan.incident_id}) and approval ({approval.incident_id}) "
+                f"are not for incident {incident.id}"
+            )
+        if approval.decision not in (ApprovalDecision.APPROVED, ApprovalDecision.DRY_RUN):
+            return f"not approved ({approval.decision.value} by {approval.by})"
+        return None
+
+    def _targets(self, option: RemediationOption) -> list[RemediationOption]:
+        if option.region != "all":
+            return [option]
+        return [option.model_copy(update={"region": r}) for r in self.context.topology.regions]
+
+    def _dry_run(
+        self,
+        incident: Incident,
+        option: RemediationOption,
+        steps: list[ExecutionStep],
+        to_act: list[RemediationOption],
+        already: list[str],
+        started: datetime,
+    ) -> ExecutionReport:
+        verb = action_verb(option.action)
+        for target in to_act:
+            steps.append(
+                self._step(
+                    f"{option.action.value} {_where(target)}",
+                    StepStatus.DRY_RUN,
+                    f"would {verb} {describe_target(target)}",
+                )
+            )
+            steps.append(
+                self._step(
+                    f"verify {_where(target)}",
+                    StepStatus.DRY_RUN,
+                    f"would confirm the {action_noun(option.action)} took effect",
+                )
+            )
+        parts = [f"would {verb} {describe_target(t)}" for t in to_act] + already
+        summary = "dry run: " + "; ".join(parts) + "; pre-checks passed; nothing changed"
+        self.say(summary, incident_id=incident.id)
+        self.decide("dry_run", summary, incident_id=incident.id)
+        return self._report(incident, option, steps, started, True, summary, dry_run=True)
+
+    def _act(
+        self,
+        incident: Incident,
+        option: RemediationOption,
+        steps: list[ExecutionStep],
+        to_act: list[RemediationOption],
+        started: datetime,
+        approval: Approval,
+    ) -> ExecutionReport:
+        what = f"{action_noun(option.action)} of {describe_target(option)}"
+        self.say(
+            f"executing: {action_verb(option.action)} {describe_target(option)}, "
+            f"approved by {approval.by}, via the {self.executor.name} executor",
+            incident_id=incident.id,
+        )
+        applied: list[_Applied] = []
+        failure: str | None = None
+        remaining = list(to_act)
+        while remaining and failure is None:
+            target = remaining.pop(0)
+            name = f"{option.action.value} {_where(target)}"
+            ok, message, details = self._apply(target, incident.id)
+            if not ok:
+                steps.append(self._step(name, StepStatus.FAILED, message))
+                failure = f"{name} failed: {message}"
+                continue
+            if details.get("changed") is False:
+                steps.append(self._step(name, StepStatus.SKIPPED, f"already done: {message}"))
+                continue
+            steps.append(self._step(name, StepStatus.OK, message))
+            applied.append(_Applied(target, details))
+            verified, check = self._verify(target, details)
+            status = StepStatus.OK if verified else StepStatus.FAILED
+            steps.append(self._step(f"verify {_where(target)}", status, check))
+            if verified:
+                self.say(f"{name}: {message}; verified: {check}", incident_id=incident.id)
+            else:
+                failure = f"{name} did not take effect: {check}"
+        for target in remaining:
+            steps.append(
+                self._step(
+                    f"{option.action.value} {_where(target)}",
+                    StepStatus.SKIPPED,
+                    "not attempted: an earlier step failed",
+                )
+            )
+        if failure is None:
+            summary = f"{what} done and verified"
+            if len(to_act) > 1:
+                summary += f" in {len(applied)} of {len(to_act)} regions"
+            report = self._report(incident, option, steps, started, True, summary, dry_run=False)
+            with self._lock:
+                self._completed[_key(incident.id, option)] = report
+                self._applied[_key(incident.id, option)] = applied
+            self.decide("executed", summary, incident_id=incident.id)
+            return report
+
+        self.say(
+            f"{failure}; reverting {len(applied)} completed step(s)",
+            incident_id=incident.id,
+            level="error",
+        )
+        reverted = self._revert_all(incident.id, applied, steps)
+        if not applied:
+            summary = f"{failure}; nothing had changed"
+        elif reverted:
+            summary = f"{failure}; {len(applied)} completed step(s) reverted"
+        else:
+            summary = f"{failure}; some completed steps could not be reverted"
+        self.decide("failed", summary, incident_id=incident.id)
+        return self._report(
+            incident,
+            option,
+            steps,
+            started,
+            False,
+            summary,
+            dry_run=False,
+            rolled_back=bool(applied) and reverted,
+        )
+
+    def _repeat(
+        self,
+        incident: Incident,
+        option: RemediationOption,
+        earlier: ExecutionReport,
+        started: datetime,
+    ) -> ExecutionReport:
+        at = earlier.finished_at.isoformat().replace("+00:00", "Z")
+        detail = f"already done at {at}: {earlier.summary}"
+        steps = [self._step(f"{option.action.value} {_where(option)}", StepStatus.SKIPPED, detail)]
+        what = f"{action_noun(option.action)} of {describe_target(option)}"
+        self.say(f"{what}: {detail}; not acting again", incident_id=incident.id)
+        self.decide("already_done", f"{what}: {detail}", incident_id=incident.id)
+        return self._report(incident, option, steps, started, True, detail, dry_run=False)
+
+    # ---- undo ---------------------------------------------------------------------------
+
+    def undo(self, report: ExecutionReport) -> ExecutionReport:
+        """Revert what an execution changed, in reverse order (when verification fails).
+
+        Returns a report of the reverts: `success` and `rolled_back` are True only when
+        every change was undone; an action the executor cannot revert is reported as such.
+        """
+        started = self.now
+        option = RemediationOption(
+            action=report.action,
+            service=report.service,
+            region=report.region,
+            expected_recovery_s=0,
+            risk=0,
+            blast_radius="",
+            score=0,
+            rationale="undo",
+        )
+        key = _key(report.incident_id, option)
+        what = f"{action_noun(report.action)} of {report.service} in {report.region}"
+        with self._lock:
+            applied = self._applied.get(key, [])
+        if report.dry_run or not applied:
+            if report.dry_run:
+                reason = "a dry run changed nothing"
+            elif not report.success:
+                reason = "the failed execution already reverted what it could (see its steps)"
+            else:
+                reason = "nothing was changed"
+            skipped = [self._step(f"revert {_where(option)}", StepStatus.SKIPPED, reason)]
+            summary = f"nothing to undo for the {what}: {reason}"
+            self.say(summary, incident_id=report.incident_id)
+            return self._undo_report(report, skipped, started, True, summary, rolled_back=False)
+        self.say(
+            f"undoing the {what}: reverting {len(applied)} step(s)",
+            incident_id=report.incident_id,
+            level="warn",
+        )
+        steps: list[ExecutionStep] = []
+        reverted = self._revert_all(report.incident_id, applied, steps)
+        if reverted:
+            with self._lock:
+                self._applied.pop(key, None)
+                self._completed.pop(key, None)
+            summary = f"undid the {what}"
+        else:
+            summary = f"could not fully undo the {what}; left as it is for a human"
+        self.decide(
+            "undone" if reverted else "undo_failed", summary, incident_id=report.incident_id
+        )
+        return self._undo_report(report, steps, started, reverted, summary, rolled_back=reverted)
+
+    def _revert_all(
+        self, incident_id: str, applied: list[_Applied], steps: list[ExecutionStep]
+    ) -> bool:
+        """Revert `applied` newest first, appending a step each; True when all were undone."""
+        all_reverted = True
+        for done in reversed(applied):
+            name = f"revert {done.option.action.value} {_where(done.option)}"
+            ok, message = self._revert(done, incident_id)
+            steps.append(
+                self._step(name, StepStatus.ROLLED_BACK if ok else StepStatus.FAILED, message)
+            )
+            level = "info" if ok else "warn"
+            verdict = "reverted" if ok else "could not revert"
+            self.say(
+                f"{verdict} {done.option.action.value} on {_where(done.option)}: {message}",
+                incident_id=incident_id,
+                level=level,
+            )
+            all_reverted = all_reverted and ok
+        return all_reverted
+
+    # ---- executor calls: an executor that raises is a failed step, not a crash ----------
+
+    def _precheck(self, option: RemediationOption, incident_id: str) -> tuple[bool, str]:
+        try:
+            return self.executor.precheck(option, incident_id=incident_id)
+        except Exception as error:
+            return False, _failure("pre-check", error)
+
+    def _already_done(self, option: RemediationOption, incident_id: str) -> str | None:
+        try:
+            return self.executor.already_done(option, incident_id=incident_id)
+        except Exception:
+            return None  # unknown state: the apply step will find out
+
+    def _apply(self, option: RemediationOption, incident_id: str) -> tuple[bool, str, Details]:
+        try:
+            return self.executor.apply(option, incident_id=incident_id)
+        except Exception as error:
+            return False, _failure("action", error), {}
+
+    def _verify(self, option: RemediationOption, details: Details) -> tuple[bool, str]:
+        try:
+            return self.executor.verify(option, details)
+        except Exception as error:
+            return False, _failure("verification", error)
+
+    def _revert(self, done: _Applied, incident_id: str) -> tuple[bool, str]:
+        try:
+            return self.executor.revert(done.option, done.details, incident_id=incident_id)
+        except Exception as error:
+            return False, _failure("revert", error)
+
+    # ---- reports ------------------------------------------------------------------------
+
+    def _step(self, name: str, status: StepStatus, detail: str) -> ExecutionStep:
+        return ExecutionStep(name=name, status=status, detail=detail, at=self.now)
+
+    def _report(
+        self,
+        incident: Incident,
+        option: RemediationOption,
+        steps: list[ExecutionStep],
+        started: datetime,
+        success: bool,
+        summary: str,
+        *,
+        dry_run: bool,
+        rolled_back: bool = False,
+    ) -> ExecutionReport:
+        return ExecutionReport(
+            incident_id=incident.id,
+            action=option.action,
+            service=option.service,
+            region=option.region,
+            dry_run=dry_run,
+            steps=steps,
+            success=success,
+            rolled_back=rolled_back,
+            started_at=started,
+            finished_at=self.now,
+            summary=summary,
+        )
+
+    def _undo_report(
+        self,
+        report: ExecutionReport,
+        steps: list[ExecutionStep],
+        started: datetime,
+        success: bool,
+        summary: str,
+        *,
+        rolled_back: bool,
+    ) -> ExecutionReport:
+        return report.model_copy(
+            update={
+                "steps": steps,
+                "success": success,
+                "rolled_back": rolled_back,
+                "started_at": started,
+                "finished_at": self.now,
+                "summary": summary,
+            }
+        )
+
+
+def _failure(stage: str, error: Exception) -> str:
+    # The type and message only: an executor's traceback is for logs, not the transcript.
+    text = str(error).splitlines()[0][:200] if str(error) else ""
+    return f"{stage} raised {type(error).__name__}" + (f": {text}" if text else "")
