@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -104,6 +105,21 @@ _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 _INTEGER_TYPES = (types.INTEGER, types.LONG, types.UNSIGNED_LONG)
 # Order in which numeric types widen when values of several types meet in one multi-value.
 _NUMERIC_RANK = {types.INTEGER: 0, types.LONG: 1, types.UNSIGNED_LONG: 2, types.DOUBLE: 3}
+
+
+@functools.lru_cache(maxsize=256)
+def _token_tuple(text: str) -> tuple[Token, ...]:
+    return tuple(tokenize(text))
+
+
+def _tokens(text: str) -> Iterator[Token]:
+    """The tokens of `text`. The agents run the same few queries over and over with new
+    parameters, and lexing is most of parsing's cost, so token streams are cached by text.
+    A text that does not lex is tokenized lazily, so errors surface in query order."""
+    try:
+        return iter(_token_tuple(text))
+    except EsqlError:
+        return tokenize(text)
 
 
 def parse(text: str, *, params: ParamValues = None) -> Query:
@@ -307,7 +323,7 @@ class _Parser:
     def __init__(self, text: str, binder: _ParamBinder) -> None:
         self.text = text
         self.binder = binder
-        self._tokens: Iterator[Token] = tokenize(text)
+        self._tokens: Iterator[Token] = _tokens(text)
         self._buffer: list[Token] = []
         self._previous: Token | None = None
 
