@@ -562,12 +562,21 @@ class Cassandra(Agent):
         """Per group: (baseline, current) requests/s of the whole group, and current samples.
 
         The query averages per host sample; multiplying by the hosts that served keeps a
-        scale-out (more hosts, fewer requests each) from looking like lost traffic.
+        scale-out (more hosts, fewer requests each) from looking like lost traffic. With
+        `robust` (detection), baselines also resist a drop already inside their window.
         """
         rows = self._run("traffic_drop", baseline_start=baseline_start, start=start, end=end)
-        _, hosts_before = self._cpu_rows(baseline_start, start)
         if hosts_now is None:
             _, hosts_now = self._cpu_rows(start, end)
+        # Host counts of the baseline window cost a query; only a group whose traffic per
+        # host fell far enough to matter (or a check) needs them.
+        hosts_before: dict[Group, float] = hosts_now
+        if not robust or any(
+            (_f(r["current_rps"]) or 0.0)
+            < (_f(r["baseline_rps"]) or 0.0) * (1 - self.tuning.traffic_min_drop)
+            for r in rows
+        ):
+            _, hosts_before = self._cpu_rows(baseline_start, start)
         out: dict[Group, tuple[float, float, int]] = {}
         for row in rows:
             group = (row["service"], row["region"])
