@@ -142,6 +142,8 @@ def _cell(value: Any, *, seconds: bool = False) -> str:
         return "yes" if value else "NO"
     if seconds and isinstance(value, int | float):
         return f"{value:.0f}s"
+    if isinstance(value, float):
+        return f"{value:.2f}"
     return str(value)
 
 
