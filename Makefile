@@ -30,7 +30,7 @@ typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
 pytest: $(STAMP_DEV)
-	$(BIN)/pytest -q
+	env -u NO_COLOR $(BIN)/pytest -q
 
 test: lint typecheck pytest
 
