@@ -179,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios = bench_sub.add_parser("scenarios", help="run every scenario and score the agents")
     scenarios.add_argument("--dir", type=Path, default=None, help="folder of *.toml scenarios")
     scenarios.add_argument("--json", type=Path, default=None, help="write results to FILE")
+    tui = bench_sub.add_parser("tui", help="the war room streaming a large estate: CPU and latency")
+    tui.add_argument("--services", type=_positive_int, default=50)
+    tui.add_argument("--regions", type=_positive_int, default=3)
+    tui.add_argument("--seconds", type=_positive_float, default=20.0)
     return parser
 
 
@@ -363,7 +367,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 
         run_scenario_bench(directory=args.dir, json_path=args.json, out=out)
         return 0
-    raise UsageError("choose a benchmark: qs-tui bench engine|scenarios")
+    if args.bench == "tui":
+        from qs_tui.bench.tui import run_tui_bench
+
+        run_tui_bench(services=args.services, regions=args.regions, seconds=args.seconds, out=out)
+        return 0
+    raise UsageError("choose a benchmark: qs-tui bench engine|scenarios|tui")
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
