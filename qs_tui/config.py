@@ -53,8 +53,9 @@ class Settings(BaseModel):
     data_dir: Path | None = Field(default=None, alias="QS_DATA_DIR")
     """Where the embedded store persists its indices; unset keeps everything in memory."""
 
-    scenario: str = Field(default="healthy", alias="QS_SCENARIO")
-    """Scenario name or TOML file the simulator plays by default."""
+    scenario: str = Field(default="memory-leak", alias="QS_SCENARIO")
+    """Scenario name or TOML file the simulator plays by default (a leak already underway,
+    so a first run shows the whole incident loop; `healthy` is a quiet estate)."""
 
     speed: float = Field(default=1.0, gt=0, alias="QS_SPEED")
     """Simulated seconds per wall second (1 = real time, 60 = a minute each second)."""
