@@ -14,6 +14,7 @@ from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import EventSink
 from qs_tui.agents.pipeline import Crew, Pipeline, default_crew
 from qs_tui.config import Settings
+from qs_tui.queries import load_query
 from qs_tui.sim.clock import AcceleratedClock, Clock
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import Scenario
@@ -143,7 +144,10 @@ def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
     was_paused = accelerated is not None and accelerated.paused
     if accelerated is not None:
         accelerated.pause()  # the history is written "as of" the start, however long it takes
-    simulation.backfill(store, history)
+    if _holds_history(store, end=clock.now(), span=history):
+        history = timedelta(0)  # a persisted store already has this scenario's past
+    else:
+        simulation.backfill(store, history)
     store.refresh()
     if accelerated is not None and not was_paused:
         accelerated.resume()
@@ -170,13 +174,24 @@ def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
     )
 
 
+def _holds_history(store: Store, *, end: datetime, span: timedelta) -> bool:
+    """Whether the store already holds metrics for `span` before `end` (a persisted store
+    that played this scenario before), so its history is not written twice."""
+    if span <= timedelta(0):
+        return False
+    result = store.esql(
+        load_query("metrics_span").text,
+        params={"start": _iso(end - span), "end": _iso(end)},
+    )
+    return bool(result.values) and bool(result.values[0][2])
+
+
 def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHistory:
     """Per-minute averages per service and region over `span` before `end`.
 
     Runs `esql/metrics_timeline.esql`; a store that cannot answer yields no history (the
     sparklines then start with the live samples).
     """
-    from qs_tui.queries import load_query
     from qs_tui.store.base import StoreError
 
     if span <= timedelta(0):

@@ -134,7 +134,10 @@ def services_as_of(
 
 def earliest_metric(store: Store) -> datetime | None:
     """The oldest metric sample's instant (how far back time travel can go)."""
-    result = store.esql("FROM qs-metrics | STATS oldest = MIN(@timestamp)")
+    result = store.esql(
+        load_query("metrics_span").text,
+        params={"start": "1970-01-01T00:00:00.000Z", "end": "9999-12-31T23:59:59.999Z"},
+    )
     if not result.values or result.values[0][0] is None:
         return None
     return parse_es_date(str(result.values[0][0]))
