@@ -24,7 +24,7 @@ from qs_tui.agents.pipeline import Pipeline
 from qs_tui.config import Settings
 from qs_tui.models import ActionKind, Incident, IncidentState
 from qs_tui.notify import Notifier
-from qs_tui.sim.clock import AcceleratedClock, Clock, ManualClock
+from qs_tui.sim.clock import AcceleratedClock, Clock, ManualClock, iso_instant
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.faults import ALL, FaultKind
 from qs_tui.sim.scenario import ExpectedIncident, Scenario, ScenarioError, load_scenario
@@ -387,7 +387,7 @@ def _clock(at: datetime) -> str:
 
 
 def _iso(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat().replace("+00:00", "Z")
+    return None if at is None else iso_instant(at)
 
 
 class TranscriptPrinter:

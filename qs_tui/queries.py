@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+from qs_tui.sim.clock import iso_instant
 
 #: The `esql/` folder beside the package (the repository's top level).
 QUERY_DIR = Path(__file__).resolve().parent.parent / "esql"
 
 _PARAM = re.compile(r"\?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def bind_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Named parameters for a library query: datetimes become ISO strings (`iso_instant`)."""
+    return {k: iso_instant(v) if isinstance(v, datetime) else v for k, v in params.items()}
 
 
 class QueryNotFoundError(LookupError):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from qs_tui.agents.events import AgentSpoke, EventSink
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.models import AgentName
-from qs_tui.queries import load_query
+from qs_tui.queries import bind_params, load_query
 from qs_tui.sim.clock import Clock
 from qs_tui.sim.topology import Topology
 from qs_tui.store.base import Store
@@ -133,12 +133,4 @@ class Agent:
 
     def query(self, name: str, **params: Any) -> EsqlResult:
         """Run `esql/<name>.esql` with named parameters (datetimes go in as ISO strings)."""
-        text = load_query(name).text
-        bound = {k: _param(v) for k, v in params.items()}
-        return self.context.store.esql(text, params=bound)
-
-
-def _param(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
+        return self.context.store.esql(load_query(name).text, params=bind_params(params))

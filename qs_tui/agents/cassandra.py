@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qs_tui.agents.base import Agent, AgentContext
 from qs_tui.models import AgentName, Anomaly, AnomalyKind, SignalCheck
+from qs_tui.queries import bind_params
+from qs_tui.sim.clock import iso_instant
 
 Key = tuple[str, str, str]
 Group = tuple[str, str]
@@ -242,13 +244,6 @@ class Cassandra(Agent):
     def _run(self, name: str, **params: Any) -> list[Row]:
         return self.query(name, **params).records()
 
-    @staticmethod
-    def _params(**params: datetime | float) -> dict[str, Any]:
-        return {
-            k: v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
-            for k, v in params.items()
-        }
-
     def _remembered(self, kind: AnomalyKind, service: str, region: str) -> Anomaly | None:
         return self._active.get((service, region, kind.value))
 
@@ -258,7 +253,7 @@ class Cassandra(Agent):
         A fault already underway when Cassandra first looks pollutes a baseline window's mean,
         standard deviation and p95; the median of its minutes holds until half of them are bad.
         """
-        stamp = start.isoformat().replace("+00:00", "Z")
+        stamp = iso_instant(start)
         values = sorted(
             float(row[column])
             for row in self._timeline.get(group, [])
@@ -347,7 +342,7 @@ class Cassandra(Agent):
             time_to_critical_s=ttc,
             confidence=confidence,
             query=query,
-            params=self._params(start=start, end=end),
+            params=bind_params(dict(start=start, end=end)),
             summary=summary,
         )
         return _Finding(anomaly, severity=-ttc, detail={"window_s": (end - start).total_seconds()})
@@ -427,7 +422,7 @@ class Cassandra(Agent):
                 time_to_critical_s=0.0 if avg >= tuning.cpu_threshold else None,
                 confidence=_margin_confidence(share / needed, samples) * min(1.0, share / 0.5),
                 query="cpu_saturation",
-                params=self._params(start=start, end=now, threshold=tuning.cpu_threshold),
+                params=bind_params(dict(start=start, end=now, threshold=tuning.cpu_threshold)),
                 summary=summary,
             )
             findings.append(_Finding(anomaly, severity=share * 100 + avg, detail={}))
@@ -488,7 +483,7 @@ class Cassandra(Agent):
                 time_to_critical_s=0.0 if current >= tuning.error_critical else None,
                 confidence=_margin_confidence(delta / threshold, samples),
                 query="error_spike",
-                params=self._params(baseline_start=baseline_start, start=start, end=now),
+                params=bind_params(dict(baseline_start=baseline_start, start=start, end=now)),
                 summary=summary,
             )
             findings.append(_Finding(anomaly, severity=delta, detail={"spread": spread}))
@@ -542,7 +537,7 @@ class Cassandra(Agent):
                 time_to_critical_s=0.0 if current >= critical else None,
                 confidence=_margin_confidence(ratio / tuning.latency_ratio, samples),
                 query="latency_regression",
-                params=self._params(baseline_start=baseline_start, start=start, end=now),
+                params=bind_params(dict(baseline_start=baseline_start, start=start, end=now)),
                 summary=summary,
             )
             findings.append(_Finding(anomaly, severity=ratio, detail={}))
@@ -645,7 +640,7 @@ class Cassandra(Agent):
                 time_to_critical_s=0.0,
                 confidence=_margin_confidence(drop / tuning.traffic_min_drop, samples) * unabsorbed,
                 query="traffic_drop",
-                params=self._params(baseline_start=baseline_start, start=start, end=now),
+                params=bind_params(dict(baseline_start=baseline_start, start=start, end=now)),
                 summary=summary,
             )
             regional = {r: b for (s, r), (b, _, _) in throughput.items() if s == service}

@@ -32,6 +32,7 @@ from qs_tui.models import (
 )
 from qs_tui.notify import Delivery, Notifier, slack_message
 from qs_tui.remediation.base import action_noun, describe_target
+from qs_tui.sim.clock import iso_instant
 
 #: Answers a subscriber may give; TIMED_OUT is the Diplomat's own verdict.
 ANSWERS = frozenset(
@@ -320,7 +321,7 @@ class Diplomat(Agent):
         ttc = incident.anomaly.time_to_critical_s
         if ttc is not None:
             fields["Time to critical"] = "already critical" if ttc <= 0 else f"{ttc / 60:.0f} min"
-        context = f"incident {incident.id} · {self.now.isoformat().replace('+00:00', 'Z')}"
+        context = f"incident {incident.id} · {iso_instant(self.now)}"
         message = slack_message(headline, text, fields=fields, context=context)
         incident_id = incident.id
 

@@ -18,6 +18,7 @@ from qs_tui.models import (
     SignalCheck,
     Verification,
 )
+from qs_tui.sim.clock import iso_instant
 from qs_tui.store.templates import INCIDENTS
 
 
@@ -61,7 +62,7 @@ def format_duration(seconds: float) -> str:
 
 
 def _iso(instant: datetime | None) -> str | None:
-    return None if instant is None else instant.isoformat().replace("+00:00", "Z")
+    return None if instant is None else iso_instant(instant)
 
 
 class Guardian(Agent):

@@ -37,6 +37,7 @@ from qs_tui.remediation.base import (
     action_verb,
     describe_target,
 )
+from qs_tui.sim.clock import iso_instant
 
 _Key = tuple[str, str, str, str]
 
@@ -272,7 +273,7 @@ class Surgeon(Agent):
         earlier: ExecutionReport,
         started: datetime,
     ) -> ExecutionReport:
-        at = earlier.finished_at.isoformat().replace("+00:00", "Z")
+        at = iso_instant(earlier.finished_at)
         detail = f"already done at {at}: {earlier.summary}"
         steps = [self._step(f"{option.action.value} {_where(option)}", StepStatus.SKIPPED, detail)]
         what = f"{action_noun(option.action)} of {describe_target(option)}"

@@ -17,6 +17,12 @@ class Clock(Protocol):
         ...
 
 
+def iso_instant(instant: datetime) -> str:
+    """`instant` in ISO 8601 with `Z` for UTC (`2026-11-25T14:00:00Z`): how instants travel as
+    ES|QL parameters, in transcripts and in JSON output."""
+    return instant.isoformat().replace("+00:00", "Z")
+
+
 def as_utc(instant: datetime) -> datetime:
     """`instant` converted to UTC.
 

@@ -14,8 +14,8 @@ from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import EventSink
 from qs_tui.agents.pipeline import Crew, Pipeline, default_crew
 from qs_tui.config import Settings
-from qs_tui.queries import load_query
-from qs_tui.sim.clock import AcceleratedClock, Clock
+from qs_tui.queries import bind_params, load_query
+from qs_tui.sim.clock import AcceleratedClock, Clock, iso_instant
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import Scenario
 from qs_tui.store.base import Health, Store
@@ -181,7 +181,7 @@ def _holds_history(store: Store, *, end: datetime, span: timedelta) -> bool:
         return False
     result = store.esql(
         load_query("metrics_span").text,
-        params={"start": _iso(end - span), "end": _iso(end)},
+        params=bind_params({"start": end - span, "end": end}),
     )
     return bool(result.values) and bool(result.values[0][2])
 
@@ -198,8 +198,8 @@ def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHis
         return {}
     text = load_query("metrics_timeline").text
     params = {
-        "start": _iso(end - span),
-        "end": _iso(end),
+        "start": iso_instant(end - span),
+        "end": iso_instant(end),
     }
     try:
         result = store.esql(text, params=params)
@@ -221,10 +221,6 @@ def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHis
     for samples in history.values():
         samples.sort(key=lambda sample: sample[0])
     return history
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def _crew_factory(plan: RuntimePlan, simulation: Simulation) -> Callable[[AgentContext], Crew]:
