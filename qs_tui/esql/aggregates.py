@@ -179,6 +179,20 @@ def _sum(
     return Typed(pl.when(count > 0).then(total).otherwise(None), result_type)
 
 
+def _numeric_to_double(
+    node: ast.FunctionCall,
+    compiler: ExprCompiler,
+    condition: pl.Expr | None,
+    register: Register,
+    reduce: Callable[[pl.Expr], pl.Expr],
+) -> Typed:
+    """One numeric argument, every value as a double, reduced to one `double` (AVG, MEDIAN…)."""
+    _arity(node, 1)
+    value = _input(node, compiler)
+    _require_numeric(node, value)
+    return Typed(register(reduce(_flat(value, condition).cast(pl.Float64))), t.DOUBLE)
+
+
 def _avg(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -186,10 +200,7 @@ def _avg(
     grouped: bool,
     register: Register,
 ) -> Typed:
-    _arity(node, 1)
-    value = _input(node, compiler)
-    _require_numeric(node, value)
-    return Typed(register(_flat(value, condition).cast(pl.Float64).mean()), t.DOUBLE)
+    return _numeric_to_double(node, compiler, condition, register, pl.Expr.mean)
 
 
 def _extreme(
@@ -239,10 +250,7 @@ def _median(
     grouped: bool,
     register: Register,
 ) -> Typed:
-    _arity(node, 1)
-    value = _input(node, compiler)
-    _require_numeric(node, value)
-    return Typed(register(_flat(value, condition).cast(pl.Float64).median()), t.DOUBLE)
+    return _numeric_to_double(node, compiler, condition, register, pl.Expr.median)
 
 
 def _percentile(
@@ -271,10 +279,9 @@ def _std_dev(
     grouped: bool,
     register: Register,
 ) -> Typed:
-    _arity(node, 1)
-    value = _input(node, compiler)
-    _require_numeric(node, value)
-    return Typed(register(_flat(value, condition).cast(pl.Float64).std(ddof=0)), t.DOUBLE)
+    return _numeric_to_double(
+        node, compiler, condition, register, lambda values: values.std(ddof=0)
+    )
 
 
 def _median_absolute_deviation(
@@ -284,11 +291,11 @@ def _median_absolute_deviation(
     grouped: bool,
     register: Register,
 ) -> Typed:
-    _arity(node, 1)
-    value = _input(node, compiler)
-    _require_numeric(node, value)
-    flat = _flat(value, condition).cast(pl.Float64).drop_nulls()
-    return Typed(register((flat - flat.median()).abs().median()), t.DOUBLE)
+    def deviation(values: pl.Expr) -> pl.Expr:
+        present = values.drop_nulls()
+        return (present - present.median()).abs().median()
+
+    return _numeric_to_double(node, compiler, condition, register, deviation)
 
 
 def _values(
