@@ -10,10 +10,8 @@ them from doc values: numbers and booleans sorted ascending, keywords sorted and
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +20,7 @@ import pytest
 
 from qs_tui.esql import EsqlResult, IndexData, run_query
 from qs_tui.esql import types as esql_types
+from tests.esql.tables import MemoryCatalog
 
 # The instant `NOW()` returns in every conformance test.
 FIXED_NOW = datetime(2026, 11, 25, 16, 0, 0, tzinfo=UTC)
@@ -32,25 +31,6 @@ Row = Mapping[str, Any]
 # ---------------------------------------------------------------------------------------------
 # An in-memory catalog
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class MemoryCatalog:
-    """A `Catalog` over a dict of `IndexData`, resolving FROM patterns with shell wildcards."""
-
-    indices: dict[str, IndexData] = field(default_factory=dict)
-
-    def add(self, index: IndexData) -> None:
-        """Register (or replace) one index."""
-        self.indices[index.name] = index
-
-    def resolve(self, pattern: str) -> list[IndexData]:
-        """Indices whose name matches `pattern` (`*` wildcards), sorted by name."""
-        return [
-            self.indices[name]
-            for name in sorted(self.indices)
-            if fnmatch.fnmatchcase(name, pattern)
-        ]
 
 
 def flatten_mapping(properties: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -2,51 +2,18 @@
 
 from __future__ import annotations
 
-import fnmatch
 from datetime import UTC, datetime
 from typing import Any
 
-import polars as pl
 import pytest
 
-from qs_tui.esql import EsqlExecutionError, EsqlResult, IndexData, run_query
-from qs_tui.esql import types as esql_types
+from qs_tui.esql import EsqlExecutionError, EsqlResult, run_query
+from tests.esql.tables import MemoryCatalog, typed_index
 
 NOW = datetime(2026, 11, 25, 16, 0, 0, tzinfo=UTC)
 
 
-def make_index(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> IndexData:
-    """An index whose columns have the engine's dtypes; list values make a multi-valued field."""
-    data: dict[str, pl.Series] = {}
-    for field, kind in types.items():
-        raw = [row.get(field) for row in rows]
-        dtype = esql_types.polars_dtype(kind)
-        if any(isinstance(value, list) for value in raw):
-            cells = [
-                value if isinstance(value, list) or value is None else [value] for value in raw
-            ]
-            data[field] = pl.Series(field, cells, dtype=pl.List(dtype))
-        else:
-            data[field] = pl.Series(field, raw, dtype=dtype)
-    data["_id"] = pl.Series("_id", [str(row.get("_id", i)) for i, row in enumerate(rows)])
-    return IndexData(name, pl.DataFrame(data), types)
-
-
-class Catalog:
-    """Indices by name; FROM patterns use shell wildcards."""
-
-    def __init__(self, *indices: IndexData) -> None:
-        self.indices = {index.name: index for index in indices}
-
-    def resolve(self, pattern: str) -> list[IndexData]:
-        return [
-            self.indices[name]
-            for name in sorted(self.indices)
-            if fnmatch.fnmatchcase(name, pattern)
-        ]
-
-
-SERVICES = make_index(
+SERVICES = typed_index(
     "services-a",
     {"service": "keyword", "region": "keyword", "cpu": "double", "code": "integer"},
     [
@@ -55,12 +22,12 @@ SERVICES = make_index(
         {"_id": "s3", "service": "pay", "region": None, "cpu": 99.0, "code": 3},
     ],
 )
-SERVICES_B = make_index(
+SERVICES_B = typed_index(
     "services-b",
     {"service": "keyword", "cpu": "double", "code": "keyword", "zone": "keyword"},
     [{"_id": "b1", "service": "inv", "cpu": 50.0, "code": "x", "zone": "z1"}],
 )
-OWNERS = make_index(
+OWNERS = typed_index(
     "owners",
     {"service": "keyword", "owner": "keyword", "region": "keyword"},
     [
@@ -69,7 +36,7 @@ OWNERS = make_index(
         {"service": "pay", "owner": "carol", "region": "lookup-region"},
     ],
 )
-CATALOG = Catalog(SERVICES, SERVICES_B, OWNERS)
+CATALOG = MemoryCatalog.of(SERVICES, SERVICES_B, OWNERS)
 
 
 def run(query: str, **params: Any) -> EsqlResult:
@@ -136,7 +103,7 @@ def test_implicit_limit_adds_the_es_warning() -> None:
 
 def test_implicit_limit_caps_at_1000_rows() -> None:
     rows = [{"n": i} for i in range(1500)]
-    catalog = Catalog(make_index("big", {"n": "long"}, rows))
+    catalog = MemoryCatalog.of(typed_index("big", {"n": "long"}, rows))
     implicit = run_query("FROM big", catalog, now=NOW)
     explicit = run_query("FROM big | LIMIT 20000", catalog, now=NOW)
     assert len(implicit.values) == 1000

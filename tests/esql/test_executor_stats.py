@@ -9,36 +9,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from qs_tui.esql import EsqlExecutionError, EsqlResult, IndexData, run_query
-from qs_tui.esql import types as esql_types
+from qs_tui.esql import EsqlExecutionError, EsqlResult, run_query
+from tests.esql.tables import MemoryCatalog, typed_index
 
 NOW = datetime(2026, 11, 25, 16, 0, 0, tzinfo=UTC)
 START = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
-
-
-def make_index(name: str, types: dict[str, str], rows: list[dict[str, Any]]) -> IndexData:
-    data: dict[str, pl.Series] = {}
-    for field, kind in types.items():
-        raw = [row.get(field) for row in rows]
-        dtype = esql_types.polars_dtype(kind)
-        if any(isinstance(value, list) for value in raw):
-            cells = [
-                value if isinstance(value, list) or value is None else [value] for value in raw
-            ]
-            data[field] = pl.Series(field, cells, dtype=pl.List(dtype))
-        else:
-            data[field] = pl.Series(field, raw, dtype=dtype)
-    data["_id"] = pl.Series("_id", [str(i) for i in range(len(rows))])
-    return IndexData(name, pl.DataFrame(data), types)
-
-
-class Catalog:
-    def __init__(self, *indices: IndexData) -> None:
-        self.indices = {index.name: index for index in indices}
-
-    def resolve(self, pattern: str) -> list[IndexData]:
-        index = self.indices.get(pattern)
-        return [index] if index is not None else []
 
 
 METRIC_TYPES = {
@@ -67,10 +42,10 @@ def metric_rows() -> list[dict[str, Any]]:
     return rows
 
 
-CATALOG = Catalog(make_index("metrics", METRIC_TYPES, metric_rows()))
+CATALOG = MemoryCatalog.of(typed_index("metrics", METRIC_TYPES, metric_rows()))
 
 
-def run(query: str, catalog: Catalog = CATALOG, **params: Any) -> EsqlResult:
+def run(query: str, catalog: MemoryCatalog = CATALOG, **params: Any) -> EsqlResult:
     return run_query(query, catalog, params=params or None, now=NOW)
 
 
@@ -278,10 +253,10 @@ def test_detection_query_agrees_with_a_hand_written_polars_oracle() -> None:
         }
         for i in range(3000)
     ]
-    index = make_index("metrics", METRIC_TYPES, rows)
+    index = typed_index("metrics", METRIC_TYPES, rows)
     result = run(
         DETECTION_QUERY,
-        Catalog(index),
+        MemoryCatalog.of(index),
         start="2026-11-25T12:00:00Z",
         end="2026-11-25T20:00:00Z",
     )
