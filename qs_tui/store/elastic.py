@@ -31,9 +31,16 @@ from elasticsearch.helpers import streaming_bulk
 from qs_tui.config import Settings
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.store.base import BulkResult, Document, EsqlParams, Health, StoreError
+from qs_tui.store.compat import ApiCompatibility, CompatibilityTransport
 from qs_tui.store.templates import INDICES, spec_for
 
-__all__ = ["CLIENT_VERSION", "PARTIAL_RESULTS_WARNING", "ElasticStore", "parse_warning_header"]
+__all__ = [
+    "CLIENT_VERSION",
+    "PARTIAL_RESULTS_WARNING",
+    "ApiCompatibility",
+    "ElasticStore",
+    "parse_warning_header",
+]
 
 #: Added to `EsqlResult.warnings` when Elasticsearch marks a response `is_partial`.
 PARTIAL_RESULTS_WARNING = "partial results: some shards or clusters did not answer"
@@ -218,6 +225,9 @@ class ElasticStore:
             self.name = _cloud_host(settings.elastic_cloud_id or "")
         self.auth_method = self._auth_method(settings)
         options: dict[str, Any] = {
+            # Speaks the cluster's REST API major, learnt from `GET /` on first contact, so
+            # one install talks to 8.19 and 9.x (see `qs_tui.store.compat`).
+            "transport_class": CompatibilityTransport,
             "request_timeout": settings.elastic_request_timeout_s,
             "max_retries": connection_retries,
             "retry_on_timeout": False,
@@ -251,6 +261,18 @@ class ElasticStore:
 
     def __repr__(self) -> str:
         return f"ElasticStore(name={self.name!r}, auth={self.auth_method!r})"
+
+    @property
+    def api_compatibility(self) -> ApiCompatibility | None:
+        """The REST API spoken to the cluster, or None before the first successful contact.
+
+        Decided from `GET /` when the first request goes out: `compatible-with=8` for an
+        8.x cluster, `compatible-with=9` for 9.x, whichever client major is installed.
+        """
+        transport = self._client.transport
+        if isinstance(transport, CompatibilityTransport):
+            return transport.compatibility
+        return None
 
     # -- the Store protocol -------------------------------------------------------------------
 
@@ -409,6 +431,9 @@ class ElasticStore:
             "nodes": cluster.get("number_of_nodes", 0),
             "client_version": CLIENT_VERSION,
         }
+        compatibility = self.api_compatibility
+        if compatibility is not None:
+            detail["api_compatibility"] = compatibility.description
         try:
             licence = self.licence()
             detail["licence"] = licence.get("type", "unknown")
@@ -637,12 +662,16 @@ class ElasticStore:
             error_type, reason = _error_type_and_reason(error.body)
             reason = self._redact(reason)
             if error_type == "media_type_header_exception":
+                # The media types follow the cluster's own `GET /`, so this means the cluster
+                # changed under us (an upgrade behind a load balancer) or is not 8.19 / 9.x.
+                compatibility = self.api_compatibility
+                spoken = compatibility.description if compatibility else "plain application/json"
+                version = compatibility.server_version if compatibility else ""
                 return StoreError(
-                    "client and cluster versions do not match",
-                    f"the installed elasticsearch client {CLIENT_VERSION} speaks the "
-                    f"{CLIENT_VERSION.split('.')[0]}.x API and {where} refused it ({reason}); "
-                    "for an 8.x cluster install the 8.x client: "
-                    "pip install 'elasticsearch>=8.19,<9'",
+                    "cluster refused the REST API version",
+                    f"{where} refused the media type QuantumState sent ({reason}); it speaks "
+                    f"{spoken}, chosen from GET / (Elasticsearch {version or '?'}): supported "
+                    "clusters are 8.19 and 9.x; if the cluster was upgraded, start again",
                 )
             if error_type in ("verification_exception", "parsing_exception") or (
                 error.status_code == 400 and "ES|QL" in action

@@ -77,20 +77,26 @@ class FakeElasticsearch:
         engine: bool = False,
         tls_files: tuple[Path, Path] | None = None,
         product_header: bool = True,
+        version: str | None = None,
     ) -> None:
         """Prepare the server (call `start()` or use it as a context manager).
 
         Args:
-            root_fixture: the `GET /` answer; its version decides header compatibility (an
-                8.x server rejects `compatible-with=9`, as Elasticsearch 8 does).
+            root_fixture: the `GET /` answer (`root_info.json` is 9.2.0, `root_info_8_19.json`
+                is 8.19.6); its version decides which media types are accepted, as in
+                Elasticsearch: `compatible-with` the major or the one before, or none.
             require_authorization: when set, any other `Authorization` header gets a 401.
             engine: answer `POST /_query` with the embedded engine over the received data.
             tls_files: a certificate and its key (PEM) to serve HTTPS instead of HTTP.
             product_header: send `X-Elastic-Product: Elasticsearch` (off: some other server).
+            version: replaces the fixture's `version.number` (e.g. a 7.x or 10.x server).
         """
         self.product_header = product_header
         self.root_info: dict[str, Any] = load_fixture(root_fixture)
+        if version is not None:
+            self.root_info["version"]["number"] = version
         self.version: str = self.root_info["version"]["number"]
+        self.major = int(self.version.split(".")[0])
         self.require_authorization = require_authorization
         self.requests: list[RecordedRequest] = []
         self.documents: dict[str, list[dict[str, Any]]] = {}
@@ -175,6 +181,55 @@ class FakeElasticsearch:
         pattern = re.compile(path_pattern)
         return [r for r in self.requests if r.method == method and pattern.fullmatch(r.path)]
 
+    def media_type_error(
+        self, headers: dict[str, str], *, has_content: bool
+    ) -> dict[str, Any] | None:
+        """The 400 body this server gives for these `Accept`/`Content-Type` headers, or None.
+
+        Follows Elasticsearch's `RestCompatibleVersionHelper.getCompatibleVersion`: a header
+        without `compatible-with` means the server's own major; `Accept` must name the major
+        or the one before; with a body, so must `Content-Type`, both must name the same
+        major, and either both carry `compatible-with` or neither does. The refusal is a
+        `media_type_header_exception` caused by a `status_exception` with ES's text.
+        """
+        accept = headers.get("accept", "")
+        content_type = headers.get("content-type", "")
+        accept_asked, content_asked = _compatible_with(accept), _compatible_with(content_type)
+        accept_version = self.major if accept_asked is None else accept_asked
+        content_version = self.major if content_asked is None else content_asked
+        oldest = self.major - 1
+        reason = ""
+        if not oldest <= accept_version <= self.major:
+            reason = (
+                f"Accept version must be either version {self.major} or {oldest}, "
+                f"but found {accept_version}. Accept={accept}"
+            )
+        elif has_content and not oldest <= content_version <= self.major:
+            reason = (
+                f"Content-Type version must be either version {self.major} or {oldest}, "
+                f"but found {content_version}. Content-Type={content_type}"
+            )
+        elif has_content and content_version != accept_version:
+            reason = (
+                "A compatible version is required on both Content-Type and Accept headers if "
+                "either one has requested a compatible version and the compatible versions "
+                f"must match. Accept={accept}, Content-Type={content_type}"
+            )
+        elif has_content and (accept_asked is None) != (content_asked is None):
+            reason = (
+                "A compatible version is required on both Content-Type and Accept headers if "
+                "either one has requested a compatible version. "
+                f"Accept={accept}, Content-Type={content_type}"
+            )
+        if not reason:
+            return None
+        wrapper = {
+            "type": "media_type_header_exception",
+            "reason": "Invalid media-type value on headers [Accept, Content-Type]",
+        }
+        cause = {"type": "status_exception", "reason": reason}
+        return {"error": {"root_cause": [wrapper], **wrapper, "caused_by": cause}, "status": 400}
+
     # -- request handling -------------------------------------------------------------------
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -230,8 +285,8 @@ class FakeElasticsearch:
         payload = b"" if answer is None else json.dumps(answer).encode("utf-8")
         accept = request.headers.get("accept", "")
         match = re.search(r"compatible-with=(\d+)", accept)
-        # Elasticsearch answers in the media type the client asked for.
-        if match:
+        # Elasticsearch answers in the media type the client asked for, when it accepts it.
+        if match and self.media_type_error({"accept": accept}, has_content=False) is None:
             content_type = f"application/vnd.elasticsearch+json;compatible-with={match.group(1)}"
         else:
             content_type = "application/json"
@@ -251,11 +306,9 @@ class FakeElasticsearch:
         if self.require_authorization is not None and authorization != self.require_authorization:
             header = [("WWW-Authenticate", 'ApiKey, Basic realm="security"')]
             return 401, load_fixture("error_security_401.json"), header
-        major = int(self.version.split(".")[0])
-        for name in ("accept", "content-type"):
-            wanted = re.search(r"compatible-with=(\d+)", request.headers.get(name, ""))
-            if wanted and not major - 1 <= int(wanted.group(1)) <= major:
-                return 400, load_fixture("error_media_type_8_19.json"), []
+        refused = self.media_type_error(request.headers, has_content=request.body is not None)
+        if refused is not None:
+            return 400, refused, []
         for scripted in self._scripted:
             if scripted.method == request.method and scripted.path == request.path:
                 self._scripted.remove(scripted)
@@ -443,6 +496,12 @@ class FakeElasticsearch:
         headers = [("Warning", encode_warning(w, version=self.version)) for w in result.warnings]
         answer = {"took": 2, "is_partial": False} | result.to_body()
         return 200, answer, headers
+
+
+def _compatible_with(media_type: str) -> int | None:
+    """The major a media type's `compatible-with` parameter names, or None without one."""
+    match = re.search(r"compatible-with=(\d+)", media_type)
+    return int(match.group(1)) if match else None
 
 
 def _error_body(error_type: str, reason: str) -> dict[str, Any]:
