@@ -13,6 +13,7 @@ from qs_tui.store.base import StoreError
 from qs_tui.store.templates import INDICES, TEMPLATE_PRIORITY, IndexSpec
 
 if TYPE_CHECKING:
+    from qs_tui.store.compat import ApiCompatibility
     from qs_tui.store.elastic import ElasticStore
 
 __all__ = ["Check", "patterns_overlap", "run_doctor", "template_differences"]
@@ -150,7 +151,7 @@ def _elastic_checks(settings: Settings) -> Iterator[Check]:
             "connectivity",
             f"reached cluster {info.get('cluster_name', '?')} (node {info.get('name', '?')})",
         )
-        yield _version_check(info, CLIENT_VERSION)
+        yield _version_check(info, CLIENT_VERSION, store.api_compatibility)
         yield _licence_check(store)
         yield from _template_checks(store)
         for spec in INDICES:
@@ -234,11 +235,15 @@ def _parse_version(number: str) -> tuple[int, int] | None:
         return None
 
 
-def _version_check(info: Mapping[str, Any], client_version: str) -> Check:
+def _version_check(
+    info: Mapping[str, Any], client_version: str, compatibility: ApiCompatibility | None
+) -> Check:
+    """Server version, client version and the REST API compatibility spoken to the cluster."""
     version = info.get("version", {})
     number = str(version.get("number", "?"))
     flavour = str(version.get("build_flavor", "default"))
-    text = f"Elasticsearch {number} ({flavour}), Python client {client_version}"
+    spoken = compatibility.description if compatibility is not None else "not decided yet"
+    text = f"Elasticsearch {number} ({flavour}), Python client {client_version}, speaking {spoken}"
     parsed = _parse_version(number)
     if flavour == "serverless":
         return Check("ok", "version", text)
@@ -248,14 +253,6 @@ def _version_check(info: Mapping[str, Any], client_version: str) -> Check:
             "version",
             f"{text}: only 8.19+ and 9.x are supported",
             "upgrade the cluster to 8.19 or 9.x",
-        )
-    client_major = int(client_version.split(".")[0])
-    if client_major < parsed[0]:
-        return Check(
-            "warn",
-            "version",
-            f"{text}: an older client talks to a newer cluster in compatibility mode",
-            f"pip install 'elasticsearch>={parsed[0]},<{parsed[0] + 1}'",
         )
     return Check("ok", "version", text)
 

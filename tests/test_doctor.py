@@ -11,6 +11,7 @@ import pytest
 
 from qs_tui.config import Settings
 from qs_tui.doctor import patterns_overlap, run_doctor, template_differences
+from qs_tui.store.elastic import CLIENT_VERSION
 from qs_tui.store.templates import INDICES
 from tests.store.conftest import API_KEY, API_KEY_SECRET, PASSWORD, elastic_store_for
 from tests.store.fake_es import FakeElasticsearch
@@ -173,14 +174,37 @@ def test_missing_ca_file_fails(tmp_path: Path) -> None:
     )
 
 
-def test_an_8_19_cluster_with_the_9x_client_says_which_client_to_install() -> None:
-    with FakeElasticsearch(root_fixture="root_info_8_19.json") as server:
+@pytest.mark.parametrize(
+    ("root_fixture", "number", "major"),
+    [("root_info_8_19.json", "8.19.6", 8), ("root_info.json", "9.2.0", 9)],
+)
+def test_the_version_line_names_server_client_and_the_api_spoken(
+    root_fixture: str, number: str, major: int
+) -> None:
+    with FakeElasticsearch(root_fixture=root_fixture) as server:
+        code, lines = doctor(ELASTIC_URL=server.url)
+        later_accepts = {r.headers.get("accept") for r in server.requests[1:]}
+
+    # The same install passes against both majors: no client to reinstall.
+    assert code == 0
+    assert line_for(lines, "version") == (
+        f"ok    version: Elasticsearch {number} (default), Python client {CLIENT_VERSION}, "
+        f"speaking compatible-with={major}"
+    )
+    assert later_accepts == {f"application/vnd.elasticsearch+json; compatible-with={major}"}
+
+
+def test_a_cluster_older_than_8_19_is_a_warning_with_the_api_spoken() -> None:
+    with FakeElasticsearch(version="7.17.25") as server:
         code, lines = doctor(ELASTIC_URL=server.url)
 
-    assert code == 1
-    connectivity = line_for(lines, "connectivity")
-    assert connectivity.startswith("FAIL  connectivity: client and cluster versions do not match")
-    assert "pip install 'elasticsearch>=8.19,<9'" in connectivity
+    assert code == 0
+    assert line_for(lines, "version").startswith(
+        "warn  version: Elasticsearch 7.17.25 (default), Python client "
+    )
+    assert "speaking plain application/json (Elasticsearch 7.x's own API): only 8.19+" in (
+        line_for(lines, "version")
+    )
 
 
 def test_embedded_data_dir_that_is_a_file_fails(tmp_path: Path) -> None:
