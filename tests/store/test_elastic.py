@@ -515,6 +515,19 @@ def test_ensure_templates_puts_every_template_body_and_creates_the_indices(
     assert plain == [f"/{s.name}" for s in INDICES if not s.data_stream]
 
 
+def test_index_templates_reads_ours_beside_the_builtin_ones(
+    fake_es: FakeElasticsearch, elastic_store: ElasticStore
+) -> None:
+    elastic_store.ensure_templates()
+
+    templates = elastic_store.index_templates()
+
+    assert {spec.template for spec in INDICES} <= set(templates)
+    assert {"logs", "metrics"} <= set(templates)
+    (request,) = fake_es.requests_to("GET", "/_index_template")
+    assert request.headers["accept"] == compat_json(fake_es)
+
+
 def test_ensure_templates_is_idempotent(
     fake_es: FakeElasticsearch, elastic_store: ElasticStore
 ) -> None:
