@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from qs_tui.agents.base import Agent, AgentContext
+from qs_tui.agents.detectors import detector_for, signature_kinds
 from qs_tui.esql.errors import EsqlError
 from qs_tui.models import (
     AgentName,
@@ -21,34 +22,6 @@ from qs_tui.models import (
 from qs_tui.store.base import StoreError
 
 CauseKind = Literal["deploy", "fault", "dependency", "capacity", "unknown"]
-
-#: Log signatures (from `investigate_error_logs.esql`) that each anomaly kind is expected to show.
-EXPECTED_SIGNATURES: dict[AnomalyKind, frozenset[str]] = {
-    AnomalyKind.MEMORY_LEAK: frozenset({"memory"}),
-    AnomalyKind.ERROR_SPIKE: frozenset({"upstream", "timeout", "connection_pool", "other"}),
-    AnomalyKind.LATENCY_REGRESSION: frozenset({"cache", "query_plan", "timeout"}),
-    AnomalyKind.CPU_SATURATION: frozenset({"saturation"}),
-    AnomalyKind.DISK_FILL: frozenset({"disk"}),
-    AnomalyKind.TRAFFIC_DROP: frozenset({"load_balancer"}),
-}
-
-#: Log signatures that name a fault of their own, with the health metric that confirms it.
-SIGNATURE_KINDS: dict[str, tuple[AnomalyKind, str]] = {
-    "saturation": (AnomalyKind.CPU_SATURATION, "cpu"),
-    "memory": (AnomalyKind.MEMORY_LEAK, "memory"),
-    "disk": (AnomalyKind.DISK_FILL, "disk"),
-    "load_balancer": (AnomalyKind.TRAFFIC_DROP, "traffic"),
-}
-
-#: Words for the full-text search of past incidents, per kind.
-KIND_WORDS: dict[AnomalyKind, str] = {
-    AnomalyKind.MEMORY_LEAK: "memory leak OOM",
-    AnomalyKind.ERROR_SPIKE: "error spike errors 5xx",
-    AnomalyKind.LATENCY_REGRESSION: "latency regression slow p95",
-    AnomalyKind.CPU_SATURATION: "cpu saturation",
-    AnomalyKind.DISK_FILL: "disk fill full",
-    AnomalyKind.TRAFFIC_DROP: "traffic drop requests",
-}
 
 #: How a rollback deploy describes itself: undoing a release is never a suspect.
 _ROLLBACK_PREFIX = "rollback"
@@ -225,7 +198,7 @@ class Archaeologist(Agent):
             else:
                 kind = self._underlying(incident, signatures, now_health, evidence)
                 cause = kind.value
-                cause_kind = "capacity" if kind is AnomalyKind.CPU_SATURATION else "fault"
+                cause_kind = "capacity" if detector_for(kind).capacity else "fault"
         similar = self._similar(incident, cause_kind, suspect, evidence)
         confidence = confidence_from(evidence)
         summary = self._summary(incident, cause, root_service, root_region, dominant, suspect)
@@ -457,7 +430,7 @@ class Archaeologist(Agent):
                 f"onset ({sum(s.after for s in signals)} error/warn lines since)"
             )
             # Leaks and filling disks only log near their limit: quiet logs are expected there.
-            quiet_is_normal = anomaly.kind in (AnomalyKind.MEMORY_LEAK, AnomalyKind.DISK_FILL)
+            quiet_is_normal = detector_for(anomaly.kind).quiet_logs_normal
             evidence.append(
                 Evidence(
                     kind="logs",
@@ -469,7 +442,7 @@ class Archaeologist(Agent):
             )
             self.say(text, incident_id=incident.id)
             return []
-        expected_signatures = EXPECTED_SIGNATURES.get(anomaly.kind, frozenset())
+        expected_signatures = detector_for(anomaly.kind).log_signatures
         # The lines that explain this kind of anomaly lead; otherwise the most surprising.
         fitting = [s for s in grown if s.signature in expected_signatures]
         top = fitting[0] if fitting else grown[0]
@@ -542,11 +515,12 @@ class Archaeologist(Agent):
         own = now_health.get((anomaly.service, anomaly.region))
         if own is None:
             return anomaly.kind
+        named = signature_kinds()
         for signature in signatures:
-            found = SIGNATURE_KINDS.get(signature)
-            if found is None or found[0] is anomaly.kind:
+            found = named.get(signature)
+            if found is None or found.kind is anomaly.kind or found.health_metric is None:
                 continue
-            kind, metric = found
+            kind, metric = found.kind, found.health_metric
             confirming = [reason for reason in own.reasons if reason.startswith(metric)]
             if not confirming:
                 continue
@@ -566,7 +540,7 @@ class Archaeologist(Agent):
             self.say(text, incident_id=incident.id)
             return kind
         hot = [reason for reason in own.reasons if reason.startswith("cpu")]
-        if hot and anomaly.kind in (AnomalyKind.LATENCY_REGRESSION, AnomalyKind.ERROR_SPIKE):
+        if hot and detector_for(anomaly.kind).saturation_symptom:
             # Before the logs say so, a CPU far above its baseline already explains slow or
             # failing requests.
             text = (
@@ -708,7 +682,7 @@ class Archaeologist(Agent):
     ) -> list[str]:
         """Past incidents like this one (full-text search) and what fixed them."""
         anomaly = incident.anomaly
-        words = [anomaly.service, KIND_WORDS.get(anomaly.kind, anomaly.kind.value), anomaly.signal]
+        words = [anomaly.service, detector_for(anomaly.kind).search_words, anomaly.signal]
         if suspect is not None:
             words.append(f"deploy {suspect.version}")
         rows = self._records("investigate_similar_incidents", text=" ".join(words))

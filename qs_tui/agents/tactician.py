@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from qs_tui.agents.archaeologist import ServiceHealth, deviations
 from qs_tui.agents.base import Agent, AgentContext
+from qs_tui.agents.detectors import detector_for
 from qs_tui.esql.errors import EsqlError
 from qs_tui.models import (
     ActionKind,
@@ -43,16 +44,6 @@ PROFILES: dict[ActionKind, ActionProfile] = {
     ActionKind.FAILOVER: ActionProfile(recovery_s=60.0, risk=0.2),
     ActionKind.FLUSH_CACHE: ActionProfile(recovery_s=45.0, risk=0.06),
     ActionKind.DO_NOTHING: ActionProfile(recovery_s=3600.0, risk=0.0),
-}
-
-#: What happens when each kind of signal reaches its critical threshold.
-CRITICAL_OUTCOME: dict[AnomalyKind, str] = {
-    AnomalyKind.MEMORY_LEAK: "the process is OOM-killed",
-    AnomalyKind.ERROR_SPIKE: "the error budget burns",
-    AnomalyKind.LATENCY_REGRESSION: "requests time out",
-    AnomalyKind.CPU_SATURATION: "requests queue and time out",
-    AnomalyKind.DISK_FILL: "the disk is full and writes fail",
-    AnomalyKind.TRAFFIC_DROP: "users in the region cannot reach the service",
 }
 
 #: Effect of one past success with an action on its chance of working now.
@@ -229,11 +220,22 @@ class Tactician(Agent):
     # ---- scoring ------------------------------------------------------------------------
 
     def _effectiveness(self, s: _Situation, action: ActionKind) -> tuple[float, str]:
-        """Chance `action` fixes the incident, and why."""
+        """Chance `action` fixes the incident, and why.
+
+        What each action does for each kind of fault comes from the fault's detector
+        (`Detector.remedies`); deploys, cascades and what the logs say weigh in here.
+        """
         h = s.hypothesis
         suspect = h.suspect_deploy
-        kind = s.kind
-        failover_ok = bool(s.healthy_regions)
+        remedy = detector_for(s.kind).remedy(
+            action, dominant_log=s.dominant_log, cascade=h.cause == "cascade"
+        )
+        words = {
+            "service": s.service,
+            "region": s.region,
+            "regions": ", ".join(s.healthy_regions),
+            "version": suspect.version if suspect is not None else "",
+        }
         if action is ActionKind.DO_NOTHING:
             if s.symptom_handled_upstream:
                 root = s.incident.root_incident_id
@@ -252,53 +254,37 @@ class Tactician(Agent):
                 )
             return 0.05, "no recent deploy to blame"
         if action is ActionKind.FAILOVER:
-            if not failover_ok:
+            regions = words["regions"]
+            if not s.healthy_regions:
                 return 0.05, f"no healthy region to move {s.service}'s traffic to"
-            regions = ", ".join(s.healthy_regions)
-            if kind is AnomalyKind.TRAFFIC_DROP:
-                return 0.88, f"{s.region} loses traffic; users are served from {regions}"
+            if remedy is not None and remedy.despite_deploy:
+                return remedy.effectiveness, remedy.why.format(**words)
             if suspect is not None:
                 return 0.4, f"moves users to {regions} but {suspect.version} stays live"
             if s.dominant_log == "connection_pool":
                 return 0.3, f"moves users to {regions}; the exhausted pool keeps failing callers"
-            if kind is AnomalyKind.ERROR_SPIKE and h.cause != "cascade":
-                return 0.75, f"errors are confined to {s.region}; {regions} are healthy"
-            if kind is AnomalyKind.CPU_SATURATION:
-                return 0.45, f"moves load to {regions}, which then run hotter"
+            if remedy is not None:
+                return remedy.effectiveness, remedy.why.format(**words)
             return 0.35, f"moves users to {regions}; the fault stays in {s.region}"
         if suspect is not None:
             # A bad version stays bad: other actions only buy time.
-            if action is ActionKind.RESTART and kind is AnomalyKind.MEMORY_LEAK:
-                return (
-                    0.3,
-                    f"frees memory for a while; the leak returns while {suspect.version} runs",
-                )
-            if action is ActionKind.SCALE_OUT and kind is AnomalyKind.CPU_SATURATION:
-                return 0.35, f"spreads load, but {suspect.version} stays expensive"
+            if remedy is not None and remedy.with_deploy is not None:
+                effectiveness, why = remedy.with_deploy
+                return effectiveness, why.format(**words)
             return 0.08, f"leaves {suspect.version} live"
         if action is ActionKind.RESTART:
             if h.cause == "cascade":
                 return 0.8, f"resets {s.service}'s exhausted pools, the source of the cascade"
             if s.dominant_log == "connection_pool":
                 return 0.75, "the logs show an exhausted connection pool; a restart resets it"
-            if kind is AnomalyKind.MEMORY_LEAK:
-                return 0.85, "a fresh process starts from normal memory; no deploy to blame"
-            if kind is AnomalyKind.DISK_FILL:
-                return 0.8, "rotates the runaway logs and frees the disk"
-            return 0.15, "a restart does not remove the cause"
-        if action is ActionKind.SCALE_OUT:
-            if kind is AnomalyKind.CPU_SATURATION:
-                return 0.88, f"adds a host so each of {s.service}'s hosts takes less load"
-            if kind is AnomalyKind.LATENCY_REGRESSION:
-                return 0.35, "more hosts absorb slow requests"
-            return 0.08, "more hosts do not remove the cause"
-        if action is ActionKind.FLUSH_CACHE:
-            if kind is AnomalyKind.LATENCY_REGRESSION and s.dominant_log == "cache":
-                return 0.9, "the logs show a cache miss storm; a flush rebuilds the cache"
-            if kind is AnomalyKind.LATENCY_REGRESSION:
-                return 0.2, "may help if the cache is involved; the logs do not say so"
-            return 0.03, "the cache is not involved"
-        return 0.0, "not applicable"
+        if remedy is not None:
+            return remedy.effectiveness, remedy.why.format(**words)
+        fallback = {
+            ActionKind.RESTART: (0.15, "a restart does not remove the cause"),
+            ActionKind.SCALE_OUT: (0.08, "more hosts do not remove the cause"),
+            ActionKind.FLUSH_CACHE: (0.03, "the cache is not involved"),
+        }
+        return fallback.get(action, (0.0, "not applicable"))
 
     def _option(self, s: _Situation, action: ActionKind) -> RemediationOption:
         effectiveness, why = self._effectiveness(s, action)
@@ -386,7 +372,7 @@ class Tactician(Agent):
 
     def _inaction_forecast(self, s: _Situation) -> str:
         anomaly = s.anomaly
-        outcome = CRITICAL_OUTCOME.get(anomaly.kind, "the service fails")
+        outcome = detector_for(anomaly.kind).critical_outcome
         ttc = anomaly.time_to_critical_s
         where = f"{anomaly.service} in {anomaly.region}"
         callers = len(self.context.topology.dependents(anomaly.service))
