@@ -1,0 +1,151 @@
+"""Math functions: ABS, CEIL, FLOOR, ROUND, SQRT, EXP, LOG, LOG10, SIGNUM, POW, PI, E, TAU."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from qs_tui.esql import ast
+from qs_tui.esql import types as t
+from qs_tui.esql.functions.core import Typed, esql_dtype
+from qs_tui.esql.functions.registry import NUMERIC, Param, scalar
+
+if TYPE_CHECKING:
+    from qs_tui.esql.functions.compiler import ExprCompiler
+
+NUMBER = Param("number", NUMERIC)
+LOG_OF_NON_POSITIVE = "java.lang.ArithmeticException: Log of non-positive number"
+
+
+@scalar("ABS", NUMBER, null_result=t.NULL)
+def abs_(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """The absolute value, of the argument's type."""
+    (value,) = args
+    return Typed(value.expr.abs(), value.type)
+
+
+@scalar("CEIL", NUMBER, null_result=t.NULL)
+def ceil(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """Rounds up to the nearest whole number; whole numbers come back unchanged."""
+    (value,) = args
+    return Typed(value.expr.ceil() if value.type == t.DOUBLE else value.expr, value.type)
+
+
+@scalar("FLOOR", NUMBER, null_result=t.NULL)
+def floor(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """Rounds down to the nearest whole number; whole numbers come back unchanged."""
+    (value,) = args
+    return Typed(value.expr.floor() if value.type == t.DOUBLE else value.expr, value.type)
+
+
+@scalar("ROUND", NUMBER, Param("decimals", optional=True), null_result=t.NULL)
+def round_(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """Rounds half away from zero to `decimals` places (negative: to tens, hundreds, ...)."""
+    value = args[0]
+    decimals = 0
+    if len(args) == 2:
+        if args[1].type == t.NULL:
+            return Typed(pl.lit(None, dtype=esql_dtype(value.type)), value.type)
+        decimals = int(c.const_arg(node, args[1], "decimals"))
+    if value.type == t.DOUBLE:
+        if decimals >= 0:
+            return Typed(value.expr.round(decimals, mode="half_away_from_zero"), t.DOUBLE)
+        scale = 10.0 ** (-decimals)
+        rounded = (value.expr / scale).round(0, mode="half_away_from_zero") * scale
+        return Typed(rounded, t.DOUBLE)
+    if decimals >= 0:
+        return value
+    scale = 10 ** (-decimals)
+    scaled = value.expr.cast(pl.Float64) / scale
+    rounded = (scaled.round(0, mode="half_away_from_zero") * scale).cast(esql_dtype(value.type))
+    return Typed(rounded, value.type)
+
+
+def _double(args: list[Typed], func: Callable[[pl.Expr], pl.Expr]) -> Typed:
+    return Typed(func(args[0].expr.cast(pl.Float64)), t.DOUBLE)
+
+
+@scalar("SQRT", NUMBER, null_result=t.DOUBLE)
+def sqrt(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """The square root, a double; a negative number gives null with ES's warning."""
+    number = args[0].expr.cast(pl.Float64)
+    negative = number < 0
+    c.fail(node, negative, "java.lang.ArithmeticException: Square root of negative")
+    return Typed(pl.when(negative).then(None).otherwise(number.sqrt()), t.DOUBLE)
+
+
+@scalar("EXP", NUMBER, null_result=t.DOUBLE)
+def exp(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """e raised to the power of the number, a double."""
+    return _double(args, lambda x: x.exp())
+
+
+@scalar("SIGNUM", NUMBER, null_result=t.DOUBLE)
+def signum(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """The sign of the number: -1.0, 0.0 or 1.0."""
+    return _double(args, lambda x: x.sign().cast(pl.Float64))
+
+
+@scalar("LOG10", NUMBER, null_result=t.DOUBLE)
+def log10(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """The base-10 logarithm; zero or a negative number gives null with ES's warning."""
+    number = args[0].expr.cast(pl.Float64)
+    bad = number <= 0
+    c.fail(node, bad, LOG_OF_NON_POSITIVE)
+    # polars derives log10 from ln, which misses exact powers of ten (Java's log10 hits them).
+    approximate = number.log() / math.log(10)
+    nearest = approximate.round(0)
+    exact = pl.when(pl.lit(10.0).pow(nearest) == number).then(nearest).otherwise(approximate)
+    return Typed(pl.when(bad).then(None).otherwise(exact), t.DOUBLE)
+
+
+@scalar("LOG", Param("base", NUMERIC, optional=True), NUMBER, null_result=t.DOUBLE)
+def log(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """The logarithm of the number to a base (natural logarithm without one)."""
+    if len(args) == 1:
+        number = args[0].expr.cast(pl.Float64)
+        bad = number <= 0
+        c.fail(node, bad, LOG_OF_NON_POSITIVE)
+        return Typed(pl.when(bad).then(None).otherwise(number.log()), t.DOUBLE)
+    base, number = args[0].expr.cast(pl.Float64), args[1].expr.cast(pl.Float64)
+    bad = (base <= 0) | (number <= 0)
+    c.fail(node, bad, LOG_OF_NON_POSITIVE)
+    base_one = base == 1
+    c.fail(node, base_one & ~bad, "java.lang.ArithmeticException: Log of base 1")
+    result = number.log() / base.log()
+    return Typed(pl.when(bad | base_one).then(None).otherwise(result), t.DOUBLE)
+
+
+@scalar("POW", Param("base", NUMERIC), Param("exponent", NUMERIC), null_result=t.DOUBLE)
+def pow_(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """The base raised to the exponent, a double; a non-finite result is null with a warning."""
+    base, exponent = args
+    result = base.expr.cast(pl.Float64).pow(exponent.expr.cast(pl.Float64))
+    bad = result.is_nan() | result.is_infinite()
+    c.fail(node, bad, "java.lang.ArithmeticException: invalid result when computing pow")
+    return Typed(pl.when(bad).then(None).otherwise(result), t.DOUBLE)
+
+
+def _constant(value: float) -> Typed:
+    return Typed(pl.lit(value), t.DOUBLE, const=value)
+
+
+@scalar("PI")
+def pi(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """The ratio of a circle's circumference to its diameter."""
+    return _constant(math.pi)
+
+
+@scalar("E")
+def e(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """Euler's number."""
+    return _constant(math.e)
+
+
+@scalar("TAU")
+def tau(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
+    """The ratio of a circle's circumference to its radius."""
+    return _constant(math.tau)
