@@ -2,7 +2,7 @@
 
 The compiler handles the leaves, the operators, casts and conversions, and calls; each scalar
 function is a definition in the registry (see `registry.py`), found by name and called with its
-arguments compiled and type-checked as the definition says.
+arguments compiled, implicitly cast and type-checked as the definition says.
 """
 
 from __future__ import annotations
@@ -538,29 +538,34 @@ class ExprCompiler:
     def call(self, definition: FunctionDef, node: ast.FunctionCall) -> Typed:
         """Compile a call of a registered function, as its definition says.
 
-        A null argument folds the call to a typed null when the definition says so; then the
-        arity is checked, and the arguments are compiled, multi-values checked and types
-        checked, in that order over all arguments (so that warnings and errors come out in
-        ES's order), before the builder runs.
+        The arity is checked first; then a null argument folds the call to a typed null when
+        the definition says so; then the arguments are compiled, string literals implicitly
+        cast, multi-values checked and types checked, in that order over all arguments (so
+        that warnings and errors come out in ES's order), before the builder runs.
         """
+        self.check_arity(node, definition.min_args, definition.max_args)
         kind = definition.null_result
         if kind is not None and any(self._is_null_arg(arg) for arg in node.args):
             # A null argument makes the call null, whatever the other arguments are.
             for arg in node.args:
                 self.compile(arg)
             return Typed(pl.lit(None, dtype=esql_dtype(kind)), kind, const=None)
-        self.check_arity(node, definition.min_args, definition.max_args)
         if definition.raw:
             return definition.build(self, node, [])
         params = definition.params_for(len(node.args))
         args = [self.bind(self.compile(arg)) for arg in node.args]
         args = [
+            self.implicit_cast(value, arg, param.type)
+            for value, arg, param in zip(args, node.args, params, strict=True)
+        ]
+        args = [
             value if param.multi else self.single(value, node)
             for value, param in zip(args, params, strict=True)
         ]
-        for index, (value, param) in enumerate(zip(args, params, strict=True)):
+        lone = definition.max_args == 1
+        for index, (value, arg, param) in enumerate(zip(args, node.args, params, strict=True)):
             if param.type is not None:
-                self.require(node, value, param.type, argument_ordinal(index))
+                self.require(node, value, param.type, "" if lone else argument_ordinal(index), arg)
         return definition.build(self, node, args)
 
     def check_arity(self, node: ast.FunctionCall, low: int, high: int) -> None:
@@ -581,18 +586,55 @@ class ExprCompiler:
         self.check_arity(node, low, low if high is None else high)
         return [self.bind(self.compile(arg)) for arg in node.args]
 
+    def implicit_cast(self, value: Typed, arg: ast.Expr, arg_type: ArgType | None) -> Typed:
+        """A string literal given where a number is expected, converted as ES converts it.
+
+        ES casts a string literal (not a computed string) to the parameter's type before
+        checking types: `ABS("10.0")` is `ABS(10.0)`; a string that does not parse is a
+        verification error at the literal, `Cannot convert string [a] to [DOUBLE], ...`.
+        """
+        if (
+            arg_type is None
+            or arg_type.cast is None
+            or not isinstance(arg, ast.Literal)
+            or value.type not in t.STRING
+            or not isinstance(value.const, str)
+        ):
+            return value
+        target = arg_type.cast
+        make = converter(value.type, target)
+        assert make is not None  # strings convert to every numeric type
+        converted, failed, _ = make(pl.lit(value.const, dtype=pl.String))
+        checked = pl.lit(False) if failed is None else failed
+        result, bad = pl.select(converted.alias("value"), checked.alias("bad")).row(0)
+        if bad or result is None:
+            raise execution_error(
+                f"Cannot convert string [{value.const}] to [{target.upper()}], error [Cannot "
+                f"parse number [{value.const}]]",
+                arg,
+            )
+        return Typed(pl.lit(result, dtype=esql_dtype(target)), target, const=result)
+
     def require(
-        self, node: ast.FunctionCall, value: Typed, arg_type: ArgType, position: str
+        self,
+        node: ast.FunctionCall,
+        value: Typed,
+        arg_type: ArgType,
+        position: str,
+        arg: ast.Expr | None = None,
     ) -> None:
         """Raise ES's type error when `value` is not of `arg_type` (null is always accepted).
 
-        `position` is the ordinal ES puts first (`second argument of [...]`).
+        `position` is the ordinal ES puts first (`second argument of [...]`), empty for a
+        function of one parameter; the value is quoted as ES quotes it, by its source text.
         """
         if value.type == t.NULL or arg_type.accepts(value.type):
             return
+        shown = arg.text if arg is not None and arg.text else value_text(value)
+        lead = f"{position} argument" if position else "argument"
         raise execution_error(
-            f"{position} argument of [{node.text}] must be [{arg_type.label}], found value "
-            f"[{value_text(value)}] type [{value.type}]",
+            f"{lead} of [{node.text}] must be [{arg_type.label}], found value [{shown}] "
+            f"type [{value.type}]",
             node,
         )
 

@@ -11,7 +11,7 @@ import polars as pl
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.functions.core import Typed, esql_dtype
-from qs_tui.esql.functions.registry import NUMERIC, Param, scalar
+from qs_tui.esql.functions.registry import INTEGER, NUMERIC, Param, scalar
 
 if TYPE_CHECKING:
     from qs_tui.esql.functions.compiler import ExprCompiler
@@ -41,7 +41,7 @@ def floor(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     return Typed(value.expr.floor() if value.type == t.DOUBLE else value.expr, value.type)
 
 
-@scalar("ROUND", NUMBER, Param("decimals", optional=True), null_result=t.NULL)
+@scalar("ROUND", NUMBER, Param("decimals", INTEGER, optional=True), null_result=t.NULL)
 def round_(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     """Rounds half away from zero to `decimals` places (negative: to tens, hundreds, ...)."""
     value = args[0]

@@ -3,9 +3,10 @@
 Each function is defined once, in the module of its domain (`math`, `string`, `date`, `mv`,
 `conversion`, `conditional`, `grouping`, `search`), by decorating the function that builds its
 polars expression with `@scalar(...)`. The definition carries everything the compiler needs to
-know before calling it: the names and aliases, the parameters with the types they accept and
-whether a multi-valued argument is taken as is, and what a `null` argument does. The registry
-`FUNCTIONS` is derived from those definitions; adding a function is adding one decorated builder.
+know before calling it: the names and aliases, the parameters with the types they accept (and
+the type a string literal is implicitly cast to, as Elasticsearch does), whether a multi-valued
+argument is taken as is, and what a `null` argument does. The registry `FUNCTIONS` is derived
+from those definitions; adding a function is adding one decorated builder.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qs_tui.esql import ast
+from qs_tui.esql import types as t
 from qs_tui.esql.functions.core import AGGREGATE_NAMES, Typed, is_numeric, is_string
 
 if TYPE_CHECKING:
@@ -33,13 +35,26 @@ class ArgType:
     Attributes:
         label: the expected type in ES's message (`must be [numeric]`).
         accepts: whether an argument of a given ES|QL type is accepted (null always is).
+        cast: the ES|QL type a string literal is implicitly cast to before the call, as
+            Elasticsearch does for scalar functions (`ABS("10.0")` is `ABS(10.0)`); None when
+            a string is not converted (string parameters, or no implicit cast).
     """
 
     label: str
     accepts: Callable[[str], bool]
+    cast: str | None = None
 
 
-NUMERIC = ArgType("numeric", is_numeric)
+def _is_whole_number(esql_type: str) -> bool:
+    return esql_type in (t.INTEGER, t.LONG)
+
+
+# ES casts a string literal given to a numeric parameter to the highest-priority numeric type
+# the parameter declares: double for a number of any type, integer for a count or a position.
+NUMERIC = ArgType("numeric", is_numeric, cast=t.DOUBLE)
+INTEGER = ArgType("integer", _is_whole_number, cast=t.INTEGER)
+# Character counts and positions: ES declares integer; any number is accepted (truncated).
+POSITION = ArgType("numeric", is_numeric, cast=t.INTEGER)
 STRING = ArgType("string", is_string)
 
 

@@ -47,7 +47,7 @@ def match(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     field_arg, query_arg = args
     if not isinstance(node.args[0], ast.Field):
         raise execution_error(f"first argument of [{node.text}] must be a field", node)
-    c.require(node, field_arg, STRING, "first")
+    c.require(node, field_arg, STRING, "first", node.args[0])
     query = c.const_arg(node, query_arg, "query")
     if query is None:
         return Typed(pl.lit(None, dtype=pl.Boolean), t.BOOLEAN)

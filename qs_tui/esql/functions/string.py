@@ -11,7 +11,7 @@ import polars as pl
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.functions.core import VALUE_PLACEHOLDER, Typed, execution_error
-from qs_tui.esql.functions.registry import NUMERIC, STRING, Param, scalar
+from qs_tui.esql.functions.registry import POSITION, STRING, Param, scalar
 
 if TYPE_CHECKING:
     from qs_tui.esql.functions.compiler import ExprCompiler
@@ -40,8 +40,8 @@ def length(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
 @scalar(
     "SUBSTRING",
     TEXT,
-    Param("start", NUMERIC),
-    Param("length", NUMERIC, optional=True),
+    Param("start", POSITION),
+    Param("length", POSITION, optional=True),
     null_result=t.KEYWORD,
 )
 def substring(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
@@ -133,7 +133,7 @@ def replace(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed
     return Typed(value.expr.str.replace_all(pattern, new, literal=False), t.KEYWORD)
 
 
-@scalar("LEFT", TEXT, Param("length", NUMERIC), null_result=t.KEYWORD)
+@scalar("LEFT", TEXT, Param("length", POSITION), null_result=t.KEYWORD)
 def left(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     """The first `length` characters."""
     value, length = args
@@ -142,7 +142,7 @@ def left(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     return Typed(pl.when(length.expr.is_null()).then(None).otherwise(result), t.KEYWORD)
 
 
-@scalar("RIGHT", TEXT, Param("length", NUMERIC), null_result=t.KEYWORD)
+@scalar("RIGHT", TEXT, Param("length", POSITION), null_result=t.KEYWORD)
 def right(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     """The last `length` characters."""
     value, length = args
@@ -167,7 +167,7 @@ def split(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     "LOCATE",
     TEXT,
     Param("substring", STRING),
-    Param("start", NUMERIC, optional=True),
+    Param("start", POSITION, optional=True),
     null_result=t.INTEGER,
 )
 def locate(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
