@@ -14,6 +14,7 @@ from qs_tui.esql.functions.core import (
     execution_error,
     is_numeric,
     numeric_result_type,
+    ordinal,
     value_text,
 )
 from qs_tui.esql.functions.registry import Param, scalar
@@ -26,22 +27,39 @@ MORE_VALUES = Param("values", optional=True, variadic=True, multi=True)
 
 
 def result_type(node: ast.FunctionCall, args: list[Typed], positions: list[int]) -> str:
-    """The type of the values at `positions` of a CASE or COALESCE: they must all match
-    (keyword and text mix as keyword)."""
-    found = [args[index].type for index in positions if args[index].type != t.NULL]
-    if not found:
-        return t.NULL
-    first = found[0]
-    for kind in found[1:]:
-        if kind == first or (kind in t.STRING and first in t.STRING):
+    """The type of the values at `positions` of a CASE or COALESCE, widened as ES does.
+
+    ES casts mixed numbers to the type of the first number when every other number fits in
+    it (`COALESCE(null, 2.5, 1)` is a double); otherwise the types must match, and the first
+    argument that does not is named (`second argument of [COALESCE(1, 2.5)] must be
+    [integer], found value [2.5] type [double]`). Keyword and text mix as keyword.
+    """
+    numbers = [args[index].type for index in positions if is_numeric(args[index].type)]
+    widest = numbers[0] if numbers else None
+    widen = widest is not None and all(
+        numeric_result_type(kind, widest) == widest for kind in numbers
+    )
+    found: str | None = None
+    mixed_strings = False
+    for index in positions:
+        value = args[index]
+        kind = widest if widen and is_numeric(value.type) and widest else value.type
+        if kind == t.NULL:
             continue
-        raise execution_error(
-            f"arguments of [{node.text}] must all have the same type, found [{first}] and [{kind}]",
-            node,
-        )
-    if first in t.STRING and any(kind != first for kind in found):
-        return t.KEYWORD
-    return first
+        if found is None:
+            found = kind
+        elif kind in t.STRING and found in t.STRING:
+            mixed_strings = mixed_strings or kind != found
+        elif kind != found:
+            shown = node.args[index].text or value_text(value)
+            raise execution_error(
+                f"{ordinal(index)} argument of [{node.text}] must be [{found}], found value "
+                f"[{shown}] type [{value.type}]",
+                node,
+            )
+    if found is None:
+        return t.NULL
+    return t.KEYWORD if mixed_strings else found
 
 
 def _as(value: Typed, dtype: pl.DataType, multi: bool) -> pl.Expr:
