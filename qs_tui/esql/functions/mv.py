@@ -10,6 +10,10 @@ import polars as pl
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.functions.core import (
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
     Typed,
     esql_dtype,
     execution_error,
@@ -21,6 +25,13 @@ if TYPE_CHECKING:
 
 FIELD = Param("field", multi=True)
 NUMBERS = Param("number", NUMERIC, multi=True)
+
+# The range of each whole-number type, for MV_SUM's overflow check.
+_RANGES: dict[str, tuple[int, int]] = {
+    t.INTEGER: (INT32_MIN, INT32_MAX),
+    t.LONG: (INT64_MIN, INT64_MAX),
+    t.UNSIGNED_LONG: (0, 2**64 - 1),
+}
 
 
 def _listed(value: Typed) -> pl.Expr:
@@ -72,16 +83,23 @@ def mv_avg(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
 
 @scalar("MV_SUM", NUMBERS)
 def mv_sum(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
-    """The sum of the values, of their type."""
+    """The sum of the values, of their type; a whole-number sum that overflows is null with
+    ES's `ArithmeticException: <type> overflow` warning."""
     (value,) = args
     if not value.multi:
         return value
     listed = _listed(value)
-    total = listed.list.sum()
     empty = listed.list.len() == 0
-    return Typed(
-        pl.when(empty).then(None).otherwise(total).cast(esql_dtype(value.type)), value.type
-    )
+    if value.type not in _RANGES:
+        total = listed.list.sum()
+        return Typed(pl.when(empty).then(None).otherwise(total).cast(pl.Float64), value.type)
+    # Sum in 128 bits so that the true total is known, then check it fits the type.
+    low, high = _RANGES[value.type]
+    total = c.bind(Typed(listed.list.eval(pl.element().cast(pl.Int128)).list.sum(), t.LONG)).expr
+    overflow = ~empty & ((total < low) | (total > high))
+    c.fail(node, overflow, f"java.lang.ArithmeticException: {value.type} overflow")
+    result = pl.when(empty | overflow).then(None).otherwise(total)
+    return Typed(result.cast(esql_dtype(value.type)), value.type)
 
 
 @scalar("MV_MEDIAN", NUMBERS)
