@@ -39,6 +39,12 @@ _IPV6 = (
 )
 _IP_REGEX = f"^(?:{_IPV4}|{_IPV6})$"
 
+# The instants the engine can hold, in ms since the epoch: polars' dates (chrono's) span the
+# years -262143 to 262142. Elasticsearch holds any long as a date, but printing or taking apart a
+# date beyond this span would abort the process, so a conversion beyond it is null with a warning.
+DATETIME_MIN_MS = -8_334_601_228_800_000
+DATETIME_MAX_MS = 8_210_266_876_799_999
+
 Converter = Callable[[pl.Expr], tuple[pl.Expr, pl.Expr | None, str]]
 
 
@@ -168,14 +174,33 @@ def converter(source: str, target: str) -> Converter | None:
                 return value, expr.is_not_null() & value.is_null(), message
 
             return parse_date
-        if source in (t.INTEGER, t.LONG, t.UNSIGNED_LONG):
-            return lambda expr: (expr.cast(pl.Int64).cast(t.DATETIME), None, "")
-        if source == t.DOUBLE:
-            return lambda expr: (expr.cast(pl.Int64).cast(t.DATETIME), None, "")
+        if is_numeric(source):
+            return _datetime_from_number(source)
         if source == t.DATE_NANOS:
             return lambda expr: (expr.cast(t.DATETIME), None, "")
         return None
     return None
+
+
+def _datetime_from_number(source: str) -> Converter:
+    """Milliseconds since the epoch to a date; beyond the engine's span, null with a warning.
+
+    A double is rounded half up first, as ES's `safeDoubleToLong` does (`Math.round`).
+    """
+
+    def convert(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr | None, str]:
+        if source == t.DOUBLE:
+            millis = (expr + 0.5).floor()
+            bad = (millis < DATETIME_MIN_MS) | (millis > DATETIME_MAX_MS) | expr.is_nan()
+            whole = millis.cast(pl.Int64, strict=False)
+        else:
+            wide = expr.cast(pl.Int128)
+            bad = (wide < DATETIME_MIN_MS) | (wide > DATETIME_MAX_MS)
+            whole = expr.cast(pl.Int64, strict=False)
+        inside = pl.when(bad).then(None).otherwise(whole)
+        return inside.cast(t.DATETIME), bad, _range_failure("datetime")
+
+    return convert
 
 
 # ---------------------------------------------------------------------------------------------
