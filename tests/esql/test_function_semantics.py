@@ -1,0 +1,375 @@
+"""Scalar-function semantics, case by case, with Elasticsearch's known answers.
+
+Sources: Elastic's ES|QL reference (implicit casting), and the answers Elasticsearch's own
+tests give (`math.csv-spec` for MV_SUM overflow, `conditional.csv-spec` for mixed numbers in
+CASE, the verifier's implicit-casting and ROUND type errors, the analyzer's rule that casts
+mixed numbers in COALESCE and CASE to the first number's type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from qs_tui.esql import EsqlError, EsqlExecutionError, EsqlResult
+
+Checker = Callable[..., EsqlResult]
+QueryRunner = Callable[..., EsqlResult]
+
+
+def _error(q: QueryRunner, query: str) -> EsqlError:
+    with pytest.raises(EsqlError) as caught:
+        q(query)
+    return caught.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Implicit casting of string literals
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "columns", "values"),
+    [
+        pytest.param('ROW a = ABS("10.0")', [("a", "double")], [[10.0]], id="abs-numeric-string"),
+        pytest.param('ROW a = ABS("-3")', [("a", "double")], [[3.0]], id="abs-whole-string"),
+        pytest.param(
+            'ROW a = ROUND("2.567", "1")', [("a", "double")], [[2.6]], id="round-both-strings"
+        ),
+        pytest.param('ROW a = POW("2", 10)', [("a", "double")], [[1024.0]], id="pow-string"),
+        pytest.param(
+            'ROW a = SUBSTRING("elastic", "2", "3")',
+            [("a", "keyword")],
+            [["las"]],
+            id="substring-positions",
+        ),
+        pytest.param(
+            'ROW a = MV_AVG(" 4.5 ")', [("a", "double")], [[4.5]], id="mv-avg-trims-spaces"
+        ),
+    ],
+)
+def test_numeric_function_casts_a_numeric_string_literal(
+    check: Checker, query: str, columns: Any, values: Any
+) -> None:
+    check(query, columns, values)
+
+
+def test_date_function_casts_a_date_string_literal(q: QueryRunner) -> None:
+    # The reference's own example: the string reads as TO_DATETIME("...") would.
+    implicit = q(
+        'FROM employees | EVAL dd = DATE_DIFF("day", "2023-12-02T11:00:00.00Z", birth_date)'
+        " | SORT emp_no | KEEP dd | LIMIT 3"
+    )
+    explicit = q(
+        "FROM employees"
+        ' | EVAL dd = DATE_DIFF("day", TO_DATETIME("2023-12-02T11:00:00.00Z"), birth_date)'
+        " | SORT emp_no | KEEP dd | LIMIT 3"
+    )
+    assert implicit.values == explicit.values
+    assert implicit.values[0] == [-25658]  # 1953-09-02 is 25,658 days before 2023-12-02T11:00
+    extracted = q('ROW y = DATE_EXTRACT("year", "2022-05-06T10:00:00Z")')
+    assert extracted.values == [[2022]]
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "column"),
+    [
+        pytest.param(
+            'row a = round(123.45, "c")',
+            "Cannot convert string [c] to [INTEGER], error [Cannot parse number [c]]",
+            23,
+            id="round-decimals",
+        ),
+        pytest.param(
+            'ROW a = ROUND(1.5, "a")',
+            "Cannot convert string [a] to [INTEGER], error [Cannot parse number [a]]",
+            20,
+            id="round-from-the-issue",
+        ),
+        pytest.param(
+            'row a = 1 | eval x = sqrt("c")',
+            "Cannot convert string [c] to [DOUBLE], error [Cannot parse number [c]]",
+            27,
+            id="numeric-function",
+        ),
+        pytest.param(
+            'ROW a=[3, 5, 1, 6] | EVAL avg_a = MV_AVG("a")',
+            "Cannot convert string [a] to [DOUBLE], error [Cannot parse number [a]]",
+            42,
+            id="mv-function",
+        ),
+        pytest.param(
+            'row a = 1 | eval x = round(sqrt("c"),"a")',
+            "Cannot convert string [c] to [DOUBLE], error [Cannot parse number [c]]",
+            33,
+            id="innermost-first",
+        ),
+    ],
+)
+def test_a_string_literal_that_does_not_parse_is_a_verification_error_at_the_literal(
+    q: QueryRunner, query: str, message: str, column: int
+) -> None:
+    error = _error(q, query)
+    assert isinstance(error, EsqlExecutionError)
+    assert error.message == message
+    assert (error.line, error.column) == (1, column)
+    assert "ValueError" not in str(error)
+
+
+def test_a_computed_string_is_not_cast(q: QueryRunner) -> None:
+    # ES casts literals only: a string column given to ABS is a type error, quoted by name.
+    error = _error(q, 'ROW s = "10" | EVAL a = ABS(s)')
+    assert error.message == "argument of [ABS(s)] must be [numeric], found value [s] type [keyword]"
+    assert (error.line, error.column) == (1, 25)
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument type errors, worded as ES words them
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        pytest.param(
+            "round(b, 3)",
+            "first argument of [round(b, 3)] must be [numeric], found value [b] type [keyword]",
+            id="number-is-a-string",
+        ),
+        pytest.param(
+            "round(b)",
+            "first argument of [round(b)] must be [numeric], found value [b] type [keyword]",
+            id="one-argument",
+        ),
+        pytest.param(
+            "round(a, b)",
+            "second argument of [round(a, b)] must be [integer], found value [b] type [keyword]",
+            id="decimals-is-a-string",
+        ),
+        pytest.param(
+            "round(a, 3.5)",
+            "second argument of [round(a, 3.5)] must be [integer], found value [3.5] type [double]",
+            id="decimals-is-a-double",
+        ),
+    ],
+)
+def test_round_argument_types(q: QueryRunner, expression: str, message: str) -> None:
+    error = _error(q, f'row a = 1, b = "c" | eval x = {expression}')
+    assert isinstance(error, EsqlExecutionError)
+    assert error.message == message
+    assert (error.line, error.column) == (1, 31)
+
+
+# ---------------------------------------------------------------------------------------------
+# COALESCE and CASE over mixed numbers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "columns", "values"),
+    [
+        pytest.param(
+            "ROW a = COALESCE(null, 2.5, 1)", [("a", "double")], [[2.5]], id="double-first"
+        ),
+        pytest.param(
+            "ROW a = COALESCE(null::double, 1)", [("a", "double")], [[1.0]], id="integer-widens"
+        ),
+        pytest.param(
+            "ROW a = COALESCE(5000000000, 1)", [("a", "long")], [[5000000000]], id="long-first"
+        ),
+        pytest.param(
+            "ROW a = COALESCE(null, 1::long, 7)", [("a", "long")], [[1]], id="integer-to-long"
+        ),
+        pytest.param(
+            "FROM employees | WHERE emp_no IN (10001, 10009) | SORT emp_no"
+            " | EVAL h = COALESCE(salary_change, salary) | KEEP emp_no, h",
+            [("emp_no", "integer"), ("h", "double")],
+            [[10001, 1.19], [10009, 66174.0]],
+            id="multi-valued-double-then-integer-field",
+        ),
+    ],
+)
+def test_coalesce_casts_mixed_numbers_to_the_first_numbers_type(
+    check: Checker, query: str, columns: Any, values: Any
+) -> None:
+    check(query, columns, values)
+
+
+def test_coalesce_names_a_number_that_does_not_fit_the_first(q: QueryRunner) -> None:
+    error = _error(q, "ROW a = COALESCE(1, 2.5)")
+    assert error.message == (
+        "second argument of [COALESCE(1, 2.5)] must be [integer], found value [2.5] type [double]"
+    )
+    assert (error.line, error.column) == (1, 9)
+
+
+def test_coalesce_still_rejects_a_number_beside_a_string(q: QueryRunner) -> None:
+    error = _error(q, 'ROW a = COALESCE(1, "x")')
+    assert error.message == (
+        'second argument of [COALESCE(1, "x")] must be [integer], found value ["x"] type [keyword]'
+    )
+
+
+def test_case_with_mixed_numeric_values(check: Checker) -> None:
+    # conditional.csv-spec caseWithMixedNumericValue
+    check(
+        "FROM employees | WHERE emp_no >= 10005 AND emp_no <= 10010"
+        ' | EVAL g = CASE(gender == "F", 1.0, gender == "M", 2, 3.0)'
+        " | KEEP emp_no, gender, g | SORT emp_no",
+        [("emp_no", "integer"), ("gender", "keyword"), ("g", "double")],
+        [
+            [10005, "M", 2.0],
+            [10006, "F", 1.0],
+            [10007, "F", 1.0],
+            [10008, "M", 2.0],
+            [10009, "F", 1.0],
+            [10010, None, 3.0],
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# MV_SUM overflow
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "esql_type"),
+    [
+        pytest.param("[0, 1, 2147483647]", "integer", id="ints"),
+        pytest.param("[0, 1, 9223372036854775807]", "long", id="longs"),
+        pytest.param("[0, 1, 18446744073709551615]", "unsigned_long", id="unsigned-longs"),
+    ],
+)
+def test_mv_sum_overflow_is_null_with_es_warning(
+    check: Checker, values: str, esql_type: str
+) -> None:
+    # math.csv-spec mvSumIntsOverflow, mvSumLongsOverflow, mvSumUnsignedLongsOverflow
+    result = check(
+        f"ROW numbers = {values}\n| EVAL mvsum = mv_sum(numbers)\n| KEEP mvsum",
+        [("mvsum", esql_type)],
+        [[None]],
+    )
+    assert result.warnings[:2] == [
+        "Line 2:16: evaluation of [mv_sum(numbers)] failed, treating result as null. "
+        "Only first 20 failures recorded.",
+        f"Line 2:16: java.lang.ArithmeticException: {esql_type} overflow",
+    ]
+
+
+def test_mv_sum_that_fits_has_no_warning(check: Checker) -> None:
+    result = check(
+        "ROW a = [3, 5, 6], b = [-9223372036854775807, 9223372036854775807]"
+        " | EVAL sa = MV_SUM(a), sb = MV_SUM(b) | KEEP sa, sb",
+        [("sa", "integer"), ("sb", "long")],
+        [[14, 0]],
+    )
+    assert not any("overflow" in warning for warning in result.warnings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers converted to dates
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("ROW a = 9223372036854775807::datetime", id="cast-long-max"),
+        pytest.param("ROW a = TO_DATETIME(-9223372036854775807)", id="to-datetime-long-min"),
+        pytest.param("ROW a = TO_DATETIME(1.0e20)", id="to-datetime-huge-double"),
+        pytest.param("ROW a = TO_DATETIME(9223372036854775808)", id="to-datetime-unsigned"),
+    ],
+)
+def test_a_number_beyond_the_date_span_is_null_with_a_warning(check: Checker, query: str) -> None:
+    result = check(query, [("a", "date")], [[None]])
+    assert result.warnings[0].startswith("Line 1:9: evaluation of [")
+    assert result.warnings[0].endswith(
+        "failed, treating result as null. Only first 20 failures recorded."
+    )
+    assert result.warnings[1].startswith(
+        "Line 1:9: org.elasticsearch.xpack.esql.core.InvalidArgumentException: ["
+    )
+    assert result.warnings[1].endswith("] out of [datetime] range")
+
+
+def test_a_long_field_cast_to_datetime_keeps_values_in_range(check: Checker) -> None:
+    result = check(
+        "ROW n = [0, 1700000000000, 9223372036854775807] | MV_EXPAND n"
+        " | EVAL d = n::datetime | KEEP d",
+        [("d", "date")],
+        [["1970-01-01T00:00:00.000Z"], ["2023-11-14T22:13:20.000Z"], [None]],
+    )
+    assert "[9223372036854775807] out of [datetime] range" in result.warnings[1]
+
+
+def test_dates_at_the_edges_of_the_span_print(check: Checker) -> None:
+    check(
+        "ROW a = TO_DATETIME(8210266876799999), b = TO_DATETIME(-8334601228800000)",
+        [("a", "date"), ("b", "date")],
+        [["+262142-12-31T23:59:59.999Z", "-262143-01-01T00:00:00.000Z"]],
+    )
+
+
+def test_to_datetime_of_a_double_rounds_half_up(check: Checker) -> None:
+    # ES converts a double to epoch milliseconds with Math.round.
+    check(
+        "ROW a = TO_DATETIME(1.5), b = TO_DATETIME(-1.5)",
+        [("a", "date"), ("b", "date")],
+        [["1970-01-01T00:00:00.002Z", "1969-12-31T23:59:59.999Z"]],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Functions and aliases the reference pages' examples elsewhere do not reach
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "columns", "values"),
+    [
+        pytest.param("ROW TAU()", [("TAU()", "double")], [[6.283185307179586]], id="tau"),
+        pytest.param(
+            'ROW v = TO_VERSION("1.2.3")', [("v", "version")], [["1.2.3"]], id="to-version"
+        ),
+        pytest.param(
+            "ROW a = [1, 1, 2] | EVAL d = MV_DEDUPE(a) | KEEP d",
+            [("d", "integer")],
+            [[[1, 2]]],
+            id="mv-dedupe",
+        ),
+        pytest.param(
+            'ROW a = [4, 2, -3, 2] | EVAL sa = MV_SORT(a), sd = MV_SORT(a, "DESC") | KEEP sa, sd',
+            [("sa", "integer"), ("sd", "integer")],
+            [[[-3, 2, 2, 4], [4, 2, 2, -3]]],
+            id="mv-sort",
+        ),
+        pytest.param(
+            "ROW m = MV_MEDIAN([3, 5, 1]), n = MV_MEDIAN([3, 7, 1, 6])",
+            [("m", "integer"), ("n", "integer")],
+            [[3, 4]],
+            id="mv-median-rounds-down",
+        ),
+        pytest.param(
+            'ROW a = TO_INT("3"), b = TO_DBL(1), c = TO_BOOL("true"), d = TO_DT("2024-01-01")',
+            [("a", "integer"), ("b", "double"), ("c", "boolean"), ("d", "date")],
+            [[3, 1.0, True, "2024-01-01T00:00:00.000Z"]],
+            id="conversion-aliases",
+        ),
+    ],
+)
+def test_more_functions(check: Checker, query: str, columns: Any, values: Any) -> None:
+    check(query, columns, values)
+
+
+def test_to_ip_of_a_string_that_is_not_an_address(check: Checker) -> None:
+    result = check(
+        'ROW ip = TO_IP("1.1.1.1"), bad = TO_IP("foo")',
+        [("ip", "ip"), ("bad", "ip")],
+        [["1.1.1.1", None]],
+    )
+    assert result.warnings[1] == (
+        "Line 1:34: java.lang.IllegalArgumentException: 'foo' is not an IP string literal."
+    )
