@@ -118,6 +118,23 @@ def test_a_string_literal_that_does_not_parse_is_a_verification_error_at_the_lit
     assert "ValueError" not in str(error)
 
 
+def test_a_date_string_that_does_not_parse_is_an_error_at_the_literal(q: QueryRunner) -> None:
+    error = _error(q, 'ROW a = DATE_EXTRACT("year", "2022-13-45")')
+    assert error.message == (
+        "Cannot convert string [2022-13-45] to [DATETIME], error [failed to parse date field "
+        "[2022-13-45] with format [strict_date_optional_time]]"
+    )
+    assert (error.line, error.column) == (1, 30)
+
+
+def test_a_date_parameter_names_a_value_of_another_type(q: QueryRunner) -> None:
+    error = _error(q, 'ROW a = DATE_DIFF("day", 5, NOW())')
+    assert error.message == (
+        'second argument of [DATE_DIFF("day", 5, NOW())] must be [datetime], found value [5] '
+        "type [integer]"
+    )
+
+
 def test_a_computed_string_is_not_cast(q: QueryRunner) -> None:
     # ES casts literals only: a string column given to ABS is a type error, quoted by name.
     error = _error(q, 'ROW s = "10" | EVAL a = ABS(s)')

@@ -587,11 +587,12 @@ class ExprCompiler:
         return [self.bind(self.compile(arg)) for arg in node.args]
 
     def implicit_cast(self, value: Typed, arg: ast.Expr, arg_type: ArgType | None) -> Typed:
-        """A string literal given where a number is expected, converted as ES converts it.
+        """A string literal given where a number or a date is expected, converted as ES does.
 
         ES casts a string literal (not a computed string) to the parameter's type before
-        checking types: `ABS("10.0")` is `ABS(10.0)`; a string that does not parse is a
-        verification error at the literal, `Cannot convert string [a] to [DOUBLE], ...`.
+        checking types: `ABS("10.0")` is `ABS(10.0)`, `DATE_EXTRACT("year", "2022-05-06")`
+        reads the date; a string that does not parse is a verification error at the literal,
+        `Cannot convert string [a] to [DOUBLE], ...`.
         """
         if (
             arg_type is None
@@ -602,6 +603,15 @@ class ExprCompiler:
         ):
             return value
         target = arg_type.cast
+        if target == t.DATE:
+            parsed = parse_iso_date(value.const)
+            if parsed is None:
+                raise execution_error(
+                    f"Cannot convert string [{value.const}] to [DATETIME], error [failed to "
+                    f"parse date field [{value.const}] with format [strict_date_optional_time]]",
+                    arg,
+                )
+            return Typed(pl.lit(parsed, dtype=t.DATETIME), t.DATE, const=parsed)
         make = converter(value.type, target)
         assert make is not None  # strings convert to every numeric type
         converted, failed, _ = make(pl.lit(value.const, dtype=pl.String))

@@ -23,7 +23,7 @@ from qs_tui.esql.functions.core import (
     unsupported_error,
     value_text,
 )
-from qs_tui.esql.functions.registry import STRING, Param, scalar
+from qs_tui.esql.functions.registry import DATETIME, STRING, Param, scalar
 from qs_tui.esql.values import ES_DATE_FORMAT, iso_to_datetime_expr
 
 if TYPE_CHECKING:
@@ -242,8 +242,7 @@ def pick_date_rounding(buckets: int, low: datetime, high: datetime) -> tuple[int
 # Definitions
 # ---------------------------------------------------------------------------------------------
 
-# A date parameter: single-valued, and a string literal is read as an ISO date (`as_date`).
-DATE = Param("date")
+DATE = Param("date", DATETIME)
 
 
 @scalar("NOW")
@@ -272,16 +271,16 @@ def date_trunc(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Ty
 @scalar(
     "DATE_DIFF",
     Param("unit", multi=True),
-    Param("startTimestamp", multi=True),
-    Param("endTimestamp", multi=True),
+    Param("startTimestamp", DATETIME),
+    Param("endTimestamp", DATETIME),
     null_result=t.INTEGER,
 )
 def date_diff(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     """Whole units from the start to the end date, truncated toward zero, an integer."""
     unit_arg, start_arg, end_arg = args
     unit = c.const_arg(node, unit_arg, "unit")
-    start = c.as_date(c.single(start_arg, node), node)
-    end = c.as_date(c.single(end_arg, node), node)
+    start = c.as_date(start_arg, node)
+    end = c.as_date(end_arg, node)
     if unit is None:
         return Typed(pl.lit(None, dtype=pl.Int32), t.INTEGER)
     canonical = _DATE_DIFF_UNITS.get(str(unit).lower())
