@@ -390,3 +390,48 @@ def test_to_ip_of_a_string_that_is_not_an_address(check: Checker) -> None:
     assert result.warnings[1] == (
         "Line 1:34: java.lang.IllegalArgumentException: 'foo' is not an IP string literal."
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Extremes: answers, never a Python or polars failure
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_date_pushed_past_the_span_by_a_duration_is_null_with_a_warning(check: Checker) -> None:
+    result = check(
+        "ROW a = TO_DATETIME(8210266876799999) + 1 day, b = TO_DATETIME(8210266876799999) - 1 day",
+        [("a", "date"), ("b", "date")],
+        [[None, "+262142-12-30T23:59:59.999Z"]],
+    )
+    assert result.warnings[1] == (
+        "Line 1:9: java.lang.ArithmeticException: date out of the supported range "
+        "[-262143-01-01T00:00:00.000Z, +262142-12-31T23:59:59.999Z]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "columns", "values"),
+    [
+        pytest.param(
+            "ROW a = ROUND(1.5, 99999999999), b = ROUND(1.5, -400)",
+            [("a", "double"), ("b", "double")],
+            [[1.5, 0.0]],
+            id="round-double-far-decimals",
+        ),
+        pytest.param(
+            # math.csv-spec roundMaxULWithBigNegativeDecimals: 0 far left of the point.
+            "ROW a = ROUND(123, -30), b = ROUND(9223372036854775807, -25)",
+            [("a", "integer"), ("b", "long")],
+            [[0, 0]],
+            id="round-whole-far-decimals",
+        ),
+        pytest.param(
+            "ROW a = MV_MEDIAN([9223372036854775807, 9223372036854775805])",
+            [("a", "long")],
+            [[9223372036854775806]],
+            id="mv-median-of-large-longs-is-exact",
+        ),
+    ],
+)
+def test_extreme_arguments(check: Checker, query: str, columns: Any, values: Any) -> None:
+    check(query, columns, values)

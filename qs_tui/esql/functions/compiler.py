@@ -22,6 +22,9 @@ from qs_tui.esql.functions.core import (
     AGGREGATE_NAMES,
     BINDING_IDS,
     CAST_NAMES,
+    DATE_RANGE_MESSAGE,
+    DATETIME_MAX_MS,
+    DATETIME_MIN_MS,
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,
@@ -337,7 +340,13 @@ class ExprCompiler:
             amount = -amount
         millis = span_millis(amount, unit)
         if millis is not None:
-            shifted = left.expr + pl.duration(milliseconds=millis)
+            # In 128 bits, so that a date pushed past the span the engine holds is found (and
+            # made null with a warning) instead of wrapping or aborting the process.
+            epoch = self.bind(Typed(left.expr.dt.epoch("ms").cast(pl.Int128) + millis, t.LONG))
+            beyond = (epoch.expr < DATETIME_MIN_MS) | (epoch.expr > DATETIME_MAX_MS)
+            self.fail(node, beyond, DATE_RANGE_MESSAGE)
+            inside = pl.when(beyond).then(None).otherwise(epoch.expr).cast(pl.Int64)
+            return Typed(inside.cast(t.DATETIME), t.DATE)
         else:
             shifted = left.expr.dt.offset_by(span_every(amount, unit))
         return Typed(shifted.cast(t.DATETIME), t.DATE)

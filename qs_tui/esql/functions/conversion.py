@@ -10,6 +10,8 @@ import polars as pl
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.functions.core import (
+    DATETIME_MAX_MS,
+    DATETIME_MIN_MS,
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,
@@ -38,12 +40,6 @@ _IPV6 = (
     r":(?:(?::[0-9A-Fa-f]{1,4}){1,7}|:)"
 )
 _IP_REGEX = f"^(?:{_IPV4}|{_IPV6})$"
-
-# The instants the engine can hold, in ms since the epoch: polars' dates (chrono's) span the
-# years -262143 to 262142. Elasticsearch holds any long as a date, but printing or taking apart a
-# date beyond this span would abort the process, so a conversion beyond it is null with a warning.
-DATETIME_MIN_MS = -8_334_601_228_800_000
-DATETIME_MAX_MS = 8_210_266_876_799_999
 
 Converter = Callable[[pl.Expr], tuple[pl.Expr, pl.Expr | None, str]]
 
@@ -184,6 +180,9 @@ def converter(source: str, target: str) -> Converter | None:
 
 def _datetime_from_number(source: str) -> Converter:
     """Milliseconds since the epoch to a date; beyond the engine's span, null with a warning.
+
+    Elasticsearch holds any long as a date, but printing or taking apart a date beyond the span
+    polars can hold would abort the process.
 
     A double is rounded half up first, as ES's `safeDoubleToLong` does (`Math.round`).
     """

@@ -21,6 +21,15 @@ BINDING_IDS = itertools.count(1)
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
+# The instants the engine can hold, in ms since the epoch: polars' dates (chrono's) span the
+# years -262143 to 262142; a date computed beyond them is null with DATE_RANGE_MESSAGE.
+DATETIME_MIN_MS = -8_334_601_228_800_000
+DATETIME_MAX_MS = 8_210_266_876_799_999
+DATE_RANGE_MESSAGE = (
+    "java.lang.ArithmeticException: date out of the supported range "
+    "[-262143-01-01T00:00:00.000Z, +262142-12-31T23:59:59.999Z]"
+)
+
 # Placeholder in a warning message for the offending value, filled in by the executor.
 VALUE_PLACEHOLDER = "\x00value\x00"
 

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 NUMBER = Param("number", NUMERIC)
 LOG_OF_NON_POSITIVE = "java.lang.ArithmeticException: Log of non-positive number"
+# Beyond these many decimals ROUND changes nothing (or gives 0): a double spans 10**±308, a
+# whole number stays below 10**20.
+_DOUBLE_DIGITS = 400
+_WHOLE_DIGITS = 21
 
 
 @scalar("ABS", NUMBER, null_result=t.NULL)
@@ -51,13 +55,22 @@ def round_(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
             return Typed(pl.lit(None, dtype=esql_dtype(value.type)), value.type)
         decimals = int(c.const_arg(node, args[1], "decimals"))
     if value.type == t.DOUBLE:
+        if decimals >= _DOUBLE_DIGITS:
+            return value  # a double has no digits that far right of the point
         if decimals >= 0:
             return Typed(value.expr.round(decimals, mode="half_away_from_zero"), t.DOUBLE)
+        if decimals <= -_DOUBLE_DIGITS:
+            zero = pl.when(value.expr.is_null()).then(None).otherwise(0.0)
+            return Typed(zero.cast(pl.Float64), t.DOUBLE)
         scale = 10.0 ** (-decimals)
         rounded = (value.expr / scale).round(0, mode="half_away_from_zero") * scale
         return Typed(rounded, t.DOUBLE)
     if decimals >= 0:
         return value
+    if decimals <= -_WHOLE_DIGITS:
+        # Every whole number rounds to 0 at 10**20 and beyond (unsigned longs stay below it).
+        zero = pl.when(value.expr.is_null()).then(None).otherwise(0)
+        return Typed(zero.cast(esql_dtype(value.type)), value.type)
     scale = 10 ** (-decimals)
     scaled = value.expr.cast(pl.Float64) / scale
     rounded = (scaled.round(0, mode="half_away_from_zero") * scale).cast(esql_dtype(value.type))

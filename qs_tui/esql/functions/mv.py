@@ -106,10 +106,16 @@ def mv_sum(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
 def mv_median(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
     """The median of the values; for whole numbers the middle pair's mean rounded down."""
     (value,) = args
-    median = _listed(value).list.median()
-    if value.type != t.DOUBLE:
-        # For whole numbers ES averages the middle pair and rounds down.
-        median = median.floor().cast(esql_dtype(value.type))
+    listed = _listed(value)
+    if value.type == t.DOUBLE:
+        return Typed(listed.list.median(), value.type)
+    # For whole numbers ES averages the middle pair and rounds down; in 128-bit integers, so
+    # that large longs stay exact (a double would round them).
+    ordered = c.bind(Typed(listed.list.sort(), value.type, multi=True)).expr
+    count = ordered.list.len()
+    low = ordered.list.get((count - 1) // 2, null_on_oob=True).cast(pl.Int128)
+    high = ordered.list.get(count // 2, null_on_oob=True).cast(pl.Int128)
+    median = ((low + high) // 2).cast(esql_dtype(value.type))
     return Typed(median, value.type)
 
 
