@@ -435,3 +435,66 @@ def test_a_date_pushed_past_the_span_by_a_duration_is_null_with_a_warning(check:
 )
 def test_extreme_arguments(check: Checker, query: str, columns: Any, values: Any) -> None:
     check(query, columns, values)
+
+
+def test_round_of_a_whole_number_that_leaves_its_type_is_null_with_a_warning(
+    check: Checker,
+) -> None:
+    # As math.csv-spec roundBigULWithRoundULOverflow does for unsigned longs.
+    result = check(
+        "ROW a = ROUND(2147483647, -1), b = ROUND(18446744073709551614, -1)",
+        [("a", "integer"), ("b", "unsigned_long")],
+        [[None, 18446744073709551610]],
+    )
+    assert result.warnings[1] == "Line 1:9: java.lang.ArithmeticException: integer overflow"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        pytest.param(
+            'ROW a = SUBSTRING("abc", 1.5)',
+            'second argument of [SUBSTRING("abc", 1.5)] must be [integer], found value [1.5] '
+            "type [double]",
+            id="substring-position-is-an-integer",
+        ),
+        pytest.param(
+            "ROW a = COALESCE(18446744073709551615, -1)",
+            "second argument of [COALESCE(18446744073709551615, -1)] must be [unsigned_long], "
+            "found value [-1] type [integer]",
+            id="unsigned-long-does-not-mix",
+        ),
+        pytest.param(
+            "ROW a = BUCKET(5, 0)",
+            "[span] of [BUCKET(5, 0)] must be positive, found [0.0]",
+            id="bucket-span",
+        ),
+        pytest.param(
+            "ROW a = BUCKET(5, 1 day)",
+            "[span] of [BUCKET(5, 1 day)] must be a constant number, found [1 day]",
+            id="bucket-number-by-a-time-span",
+        ),
+        pytest.param(
+            "ROW a = BUCKET(5, 10, 100, 0)",
+            "[from] of [BUCKET(5, 10, 100, 0)] must be less than [to], found [100.0] and [0.0]",
+            id="bucket-empty-range",
+        ),
+        pytest.param(
+            "ROW a = BUCKET(5, 1.5, 0, 100)",
+            "[buckets] of [BUCKET(5, 1.5, 0, 100)] must be a positive whole number, found [1.5]",
+            id="bucket-count",
+        ),
+        pytest.param(
+            'ROW a = DATE_PARSE("a", "10")',
+            "date pattern [a] cannot be parsed: Invalid format string: Please either specify "
+            "both 12-hour directive and meridiem directive, or neither.",
+            id="date-parse-pattern",
+        ),
+    ],
+)
+def test_bad_arguments_are_esql_errors_at_the_call(
+    q: QueryRunner, query: str, message: str
+) -> None:
+    error = _error(q, query)
+    assert error.message == message
+    assert (error.line, error.column) == (1, 9)

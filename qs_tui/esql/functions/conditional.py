@@ -36,8 +36,11 @@ def result_type(node: ast.FunctionCall, args: list[Typed], positions: list[int])
     """
     numbers = [args[index].type for index in positions if is_numeric(args[index].type)]
     widest = numbers[0] if numbers else None
+    # Unsigned longs never mix with signed numbers (ES has no common type for them).
     widen = widest is not None and all(
-        numeric_result_type(kind, widest) == widest for kind in numbers
+        numeric_result_type(kind, widest) == widest
+        and (kind == t.UNSIGNED_LONG) == (widest == t.UNSIGNED_LONG)
+        for kind in numbers
     )
     found: str | None = None
     mixed_strings = False
@@ -137,6 +140,8 @@ def _extreme(args: list[Typed], node: ast.FunctionCall, *, greatest: bool) -> Ty
     kinds = {arg.type for arg in args if arg.type != t.NULL}
     if not kinds:
         return Typed(pl.lit(None), t.NULL, const=None)
+    if t.UNSIGNED_LONG in kinds and len(kinds) > 1:
+        raise execution_error(f"arguments of [{node.text}] must have the same type", node)
     if all(is_numeric(kind) for kind in kinds):
         kind = t.INTEGER
         for each in kinds:

@@ -238,6 +238,17 @@ def pick_date_rounding(buckets: int, low: datetime, high: datetime) -> tuple[int
     return chosen
 
 
+def _check_parse_format(fmt: str, pattern: str, node: ast.Expr) -> None:
+    """Reject a pattern polars cannot parse with (an am/pm marker without a 12-hour field)."""
+    try:
+        pl.select(pl.lit("").str.strptime(pl.Datetime("ms"), fmt, strict=False))
+    except pl.exceptions.PolarsError as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else "invalid"
+        raise unsupported_error(
+            f"date pattern [{pattern}] cannot be parsed: {detail}", node
+        ) from None
+
+
 # ---------------------------------------------------------------------------------------------
 # Definitions
 # ---------------------------------------------------------------------------------------------
@@ -366,6 +377,7 @@ def date_parse(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Ty
             return Typed(pl.lit(None, dtype=t.DATETIME), t.DATE)
         pattern_text = str(pattern)
         fmt = java_date_pattern(pattern_text, node)
+        _check_parse_format(fmt, pattern_text, node)
         if "%z" in fmt or "%:z" in fmt:
             parsed = text.expr.str.strptime(pl.Datetime("ms", "UTC"), fmt, strict=False)
         else:

@@ -50,10 +50,12 @@ def bucket(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
                 f"when called with two arguments, found [{size.type}]",
                 node,
             )
-        low = c.as_date(c.compile(node.args[2]), node).const
-        high = c.as_date(c.compile(node.args[3]), node).const
-        buckets = int(c.const_arg(node, size, "buckets"))
-        amount, unit = pick_date_rounding(buckets, low, high)
+        buckets = _bucket_count(c, node, size, node.args[1])
+        low = c.as_date(c.compile(node.args[2]), node)
+        high = c.as_date(c.compile(node.args[3]), node)
+        if not (low.is_const and high.is_const and low.const is not None and high.const):
+            raise execution_error(f"[from] and [to] of [{node.text}] must be constants", node)
+        amount, unit = pick_date_rounding(buckets, low.const, high.const)
         return Typed(truncate_date(date, amount, unit), t.DATE)
     if not is_numeric(value.type):
         raise execution_error(
@@ -62,10 +64,48 @@ def bucket(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
             node,
         )
     if len(node.args) == 2:
-        span = float(c.const_arg(node, size, "span"))
+        span = _number(c, node, size, "span", node.args[1])
+        if span <= 0:
+            raise execution_error(f"[span] of [{node.text}] must be positive, found [{span}]", node)
     else:
-        low_value = float(c.const_arg(node, c.compile(node.args[2]), "from"))
-        high_value = float(c.const_arg(node, c.compile(node.args[3]), "to"))
-        span = pick_numeric_rounding(int(size.const), low_value, high_value)
+        buckets = _bucket_count(c, node, size, node.args[1])
+        low_value = _number(c, node, c.compile(node.args[2]), "from", node.args[2])
+        high_value = _number(c, node, c.compile(node.args[3]), "to", node.args[3])
+        if not low_value < high_value:
+            raise execution_error(
+                f"[from] of [{node.text}] must be less than [to], found [{low_value}] and "
+                f"[{high_value}]",
+                node,
+            )
+        span = pick_numeric_rounding(buckets, low_value, high_value)
     number = value.expr.cast(pl.Float64)
     return Typed((number / span).floor() * span, t.DOUBLE)
+
+
+def _number(
+    c: ExprCompiler, node: ast.FunctionCall, value: Typed, what: str, arg: ast.Expr
+) -> float:
+    """A constant number argument (a span or a bound), finite."""
+    number = c.const_arg(node, value, what)
+    if (
+        not is_numeric(value.type)
+        or isinstance(number, bool)
+        or not isinstance(number, int | float)
+        or not math.isfinite(float(number))
+    ):
+        raise execution_error(
+            f"[{what}] of [{node.text}] must be a constant number, found [{arg.text}]",
+            node,
+        )
+    return float(number)
+
+
+def _bucket_count(c: ExprCompiler, node: ast.FunctionCall, value: Typed, arg: ast.Expr) -> int:
+    """The target number of buckets: a positive whole-number constant."""
+    count = c.const_arg(node, value, "buckets")
+    if value.type not in (t.INTEGER, t.LONG) or not isinstance(count, int) or count <= 0:
+        raise execution_error(
+            f"[buckets] of [{node.text}] must be a positive whole number, found [{arg.text}]",
+            node,
+        )
+    return int(count)

@@ -10,7 +10,14 @@ import polars as pl
 
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
-from qs_tui.esql.functions.core import Typed, esql_dtype
+from qs_tui.esql.functions.core import (
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    Typed,
+    esql_dtype,
+)
 from qs_tui.esql.functions.registry import INTEGER, NUMERIC, Param, scalar
 
 if TYPE_CHECKING:
@@ -22,6 +29,11 @@ LOG_OF_NON_POSITIVE = "java.lang.ArithmeticException: Log of non-positive number
 # whole number stays below 10**20.
 _DOUBLE_DIGITS = 400
 _WHOLE_DIGITS = 21
+_WHOLE_RANGES: dict[str, tuple[int, int]] = {
+    t.INTEGER: (INT32_MIN, INT32_MAX),
+    t.LONG: (INT64_MIN, INT64_MAX),
+    t.UNSIGNED_LONG: (0, 2**64 - 1),
+}
 
 
 @scalar("ABS", NUMBER, null_result=t.NULL)
@@ -71,10 +83,20 @@ def round_(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
         # Every whole number rounds to 0 at 10**20 and beyond (unsigned longs stay below it).
         zero = pl.when(value.expr.is_null()).then(None).otherwise(0)
         return Typed(zero.cast(esql_dtype(value.type)), value.type)
+    # Exactly, in 128-bit integers, half away from zero; a result that leaves the type (ROUND
+    # of 2147483647 to tens) is null with ES's overflow warning.
     scale = 10 ** (-decimals)
-    scaled = value.expr.cast(pl.Float64) / scale
-    rounded = (scaled.round(0, mode="half_away_from_zero") * scale).cast(esql_dtype(value.type))
-    return Typed(rounded, value.type)
+    number = c.bind(Typed(value.expr.cast(pl.Int128), t.LONG)).expr
+    zero = pl.lit(0, dtype=pl.Int128)  # polars has no negation of 128-bit integers
+    absolute = pl.when(number < 0).then(zero - number).otherwise(number)
+    magnitude = (absolute + scale // 2) // scale * scale
+    signed = pl.when(number < 0).then(zero - magnitude).otherwise(magnitude)
+    nearest = c.bind(Typed(signed, t.LONG)).expr
+    low, high = _WHOLE_RANGES[value.type]
+    overflow = (nearest < low) | (nearest > high)
+    c.fail(node, overflow, f"java.lang.ArithmeticException: {value.type} overflow")
+    result = pl.when(overflow).then(None).otherwise(nearest)
+    return Typed(result.cast(esql_dtype(value.type)), value.type)
 
 
 def _double(args: list[Typed], func: Callable[[pl.Expr], pl.Expr]) -> Typed:

@@ -53,8 +53,8 @@ def _is_whole_number(esql_type: str) -> bool:
 # the parameter declares: double for a number of any type, integer for a count or a position.
 NUMERIC = ArgType("numeric", is_numeric, cast=t.DOUBLE)
 INTEGER = ArgType("integer", _is_whole_number, cast=t.INTEGER)
-# Character counts and positions: ES declares integer; any number is accepted (truncated).
-POSITION = ArgType("numeric", is_numeric, cast=t.INTEGER)
+# Character counts and positions: ES declares them integer.
+POSITION = ArgType("integer", lambda esql_type: esql_type == t.INTEGER, cast=t.INTEGER)
 STRING = ArgType("string", is_string)
 # A date: a string literal is read as an ISO-8601 date (`strict_date_optional_time`).
 DATETIME = ArgType("datetime", lambda esql_type: esql_type in (t.DATE, t.DATE_NANOS), cast=t.DATE)
