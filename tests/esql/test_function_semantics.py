@@ -498,3 +498,19 @@ def test_bad_arguments_are_esql_errors_at_the_call(
     error = _error(q, query)
     assert error.message == message
     assert (error.line, error.column) == (1, 9)
+
+
+def test_an_argument_computed_to_null_folds_the_call_to_a_typed_null(check: Checker) -> None:
+    check(
+        "ROW a = TO_LOWER(MV_LAST(null)), b = LENGTH(MV_FIRST(null)), c = ABS(MV_MIN(null))",
+        [("a", "keyword"), ("b", "integer"), ("c", "null")],
+        [[None, None, None]],
+    )
+
+
+def test_an_infinite_double_converts_to_a_null_string(check: Checker) -> None:
+    check(
+        "ROW a = TO_STRING(EXP(1000)), b = EXP(1000)::keyword, c = TO_STRING(1.0E10)",
+        [("a", "keyword"), ("b", "keyword"), ("c", "keyword")],
+        [[None, None, "1.0E10"]],
+    )

@@ -563,6 +563,9 @@ class ExprCompiler:
             return definition.build(self, node, [])
         params = definition.params_for(len(node.args))
         args = [self.bind(self.compile(arg)) for arg in node.args]
+        if kind is not None and any(value.type == t.NULL for value in args):
+            # An argument computed to null (`TO_LOWER(MV_LAST(null))`) folds the same way.
+            return Typed(pl.lit(None, dtype=esql_dtype(kind)), kind, const=None)
         args = [
             self.implicit_cast(value, arg, param.type)
             for value, arg, param in zip(args, node.args, params, strict=True)

@@ -147,7 +147,12 @@ def converter(source: str, target: str) -> Converter | None:
         if source in (t.DATE, t.DATE_NANOS):
             return lambda expr: (expr.dt.strftime(ES_DATE_FORMAT), None, "")
         if source == t.DOUBLE:
-            return lambda expr: (double_to_string_expr(expr), None, "")
+            # ES never holds an infinite or NaN double (the engine prints them as null).
+            return lambda expr: (
+                double_to_string_expr(pl.when(expr.is_finite()).then(expr).otherwise(None)),
+                None,
+                "",
+            )
         if source in (t.INTEGER, t.LONG, t.UNSIGNED_LONG, t.BOOLEAN) or is_string(source):
             return lambda expr: (expr.cast(pl.String), None, "")
         return None
