@@ -514,3 +514,18 @@ def test_an_infinite_double_converts_to_a_null_string(check: Checker) -> None:
         [("a", "keyword"), ("b", "keyword"), ("c", "keyword")],
         [[None, None, "1.0E10"]],
     )
+
+
+def test_greatest_and_least_cast_mixed_numbers_as_coalesce_does(check: Checker) -> None:
+    check(
+        "ROW g = GREATEST(2.5, 1, 3), l = LEAST(5000000000, 1), m = GREATEST(0.5, [1, 7])",
+        [("g", "double"), ("l", "long"), ("m", "double")],
+        [[3.0, 1, 7.0]],
+    )
+
+
+def test_greatest_names_a_number_that_does_not_fit_the_first(q: QueryRunner) -> None:
+    error = _error(q, "ROW a = GREATEST(1, 2.5)")
+    assert error.message == (
+        "second argument of [GREATEST(1, 2.5)] must be [integer], found value [2.5] type [double]"
+    )

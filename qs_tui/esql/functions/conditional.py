@@ -27,7 +27,7 @@ MORE_VALUES = Param("values", optional=True, variadic=True, multi=True)
 
 
 def result_type(node: ast.FunctionCall, args: list[Typed], positions: list[int]) -> str:
-    """The type of the values at `positions` of a CASE or COALESCE, widened as ES does.
+    """The type of the values at `positions` of CASE, COALESCE, GREATEST or LEAST, as ES has it.
 
     ES casts mixed numbers to the type of the first number when every other number fits in
     it (`COALESCE(null, 2.5, 1)` is a double); otherwise the types must match, and the first
@@ -137,20 +137,9 @@ def case(c: ExprCompiler, node: ast.FunctionCall, args: list[Typed]) -> Typed:
 
 
 def _extreme(args: list[Typed], node: ast.FunctionCall, *, greatest: bool) -> Typed:
-    kinds = {arg.type for arg in args if arg.type != t.NULL}
-    if not kinds:
+    kind = result_type(node, args, list(range(len(args))))
+    if kind == t.NULL:
         return Typed(pl.lit(None), t.NULL, const=None)
-    if t.UNSIGNED_LONG in kinds and len(kinds) > 1:
-        raise execution_error(f"arguments of [{node.text}] must have the same type", node)
-    if all(is_numeric(kind) for kind in kinds):
-        kind = t.INTEGER
-        for each in kinds:
-            kind = numeric_result_type(kind, each)
-    else:
-        # keyword and text mix (the result is keyword); anything else must match exactly.
-        if len({"string" if each in t.STRING else each for each in kinds}) > 1:
-            raise execution_error(f"arguments of [{node.text}] must have the same type", node)
-        kind = t.KEYWORD if kinds & t.STRING else next(iter(kinds))
     dtype = esql_dtype(kind)
     exprs: list[pl.Expr] = []
     for arg in args:
