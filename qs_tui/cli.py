@@ -597,6 +597,13 @@ def _run_tui(
     return run_tui(settings, scenario=scenario, speed=speed, data_dir=data_dir)
 
 
+def live_refresh_s(sample_every_s: float, stop_after_s: float | None) -> float:
+    """Wall seconds between live tables: one per new sample (at least a second apart, so a
+    fast run stays readable), but never waiting past the requested stop."""
+    refresh = max(1.0, sample_every_s)
+    return min(refresh, stop_after_s) if stop_after_s is not None else refresh
+
+
 def cmd_live(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui live`: stream simulated telemetry and print it, without agents or TUI."""
     from qs_tui.sim.live import run_live
@@ -621,8 +628,7 @@ def cmd_live(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
             speed=speed,
             out=out,
             stop_after=args.seconds,
-            # One refresh per new sample, but never past the requested stop.
-            refresh_s=min(max(1.0, every_s), args.seconds or float("inf")),
+            refresh_s=live_refresh_s(every_s, args.seconds),
         )
     finally:
         store.close()

@@ -138,6 +138,16 @@ _ELASTIC_CREDENTIALS_HINT = (
 )
 
 
+def _parse_elastic_url(value: str) -> HttpUrl:
+    """`ELASTIC_URL` parsed: the cluster's address, optionally with credentials and a path."""
+    url = parse_http_url(
+        value, example="https://localhost:9200", credentials_hint=_ELASTIC_CREDENTIALS_HINT
+    )
+    if url.query:
+        raise ValueError("must not have a ?query part; give the cluster's address only")
+    return url
+
+
 class Settings(BaseModel):
     """Everything QuantumState can be configured with. Nothing set means the embedded store."""
 
@@ -204,17 +214,9 @@ class Settings(BaseModel):
         if not isinstance(data, dict) or not isinstance(data.get("ELASTIC_URL"), str):
             return data
         try:
-            url = parse_http_url(
-                data["ELASTIC_URL"],
-                example="https://localhost:9200",
-                credentials_hint=_ELASTIC_CREDENTIALS_HINT,
-            )
-        except ValueError as error:
-            raise ValueError(f"ELASTIC_URL: {error}") from None
-        if url.query:
-            raise ValueError(
-                "ELASTIC_URL: must not have a ?query part; give the cluster's address only"
-            )
+            url = _parse_elastic_url(data["ELASTIC_URL"])
+        except ValueError:
+            return data  # the field's own validator reports it, beside any other problem
         updated = dict(data, ELASTIC_URL=url.without_credentials())
         if url.username is not None or url.password is not None:
             if data.get("ELASTIC_USERNAME") or data.get("ELASTIC_PASSWORD"):
@@ -227,6 +229,13 @@ class Settings(BaseModel):
             if url.password is not None:
                 updated["ELASTIC_PASSWORD"] = url.password
         return updated
+
+    @field_validator("elastic_url")
+    @classmethod
+    def _elastic_url_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            _parse_elastic_url(value)
+        return value
 
     @field_validator("slack_webhook_url", mode="before")
     @classmethod
