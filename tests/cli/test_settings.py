@@ -169,6 +169,12 @@ def test_known_names_come_from_the_settings_fields() -> None:
     assert Settings.unknown_app_settings({name: "x" for name in names}) == []
 
 
+def test_the_example_env_file_lists_every_setting() -> None:
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^# ([A-Z][A-Z_]+)=", example, flags=re.MULTILINE))
+    assert listed == set(Settings.known_names())
+
+
 # -- esql on an empty store -----------------------------------------------------------------
 
 LEAK = ["@" + str(Path(__file__).resolve().parents[2] / "esql" / "memory_leak.esql")]
