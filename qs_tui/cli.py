@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="top_scenario",
         default=None,
         metavar="SCENARIO",
-        help="scenario for the war room (a name from fixtures/scenarios/ or a TOML file)",
+        help="scenario for the war room, or for run/live/seed when they name none "
+        "(a name from fixtures/scenarios/ or a TOML file)",
     )
     parser.add_argument(
         "--speed",
@@ -142,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=None,
         metavar="FACTOR",
-        help="simulated seconds per wall second in the war room (default: QS_SPEED, 10)",
+        help="simulated seconds per wall second in the war room, or for run/live "
+        "(default: QS_SPEED, 10)",
     )
     sub = parser.add_subparsers(
         dest="command",
@@ -499,7 +501,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     from qs_tui.sim.scenario import load_scenario
     from qs_tui.sim.seed import parse_duration, seed
 
-    scenario = load_scenario(args.scenario or settings.scenario)
+    scenario = load_scenario(args.scenario or args.top_scenario or settings.scenario)
     history = parse_duration(args.history) if args.history else None
     kind = args.store or settings.store_kind
     data_dir = args.data_dir or settings.data_dir
@@ -572,13 +574,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     """`qs-tui run`: the war room, or with --headless the transcript on stdout."""
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    scenario = args.scenario or settings.scenario
+    scenario = args.scenario or args.top_scenario or settings.scenario
+    speed = args.speed or args.top_speed
     if args.headless:
         from qs_tui.headless import run_headless
 
         return run_headless(
             scenario=scenario,
-            speed=args.speed,
+            speed=speed,
             approve=args.approve,
             json_lines=args.json,
             out=out,
@@ -586,7 +589,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
             stdin=sys.stdin,
             settings=settings,
         )
-    return _run_tui(settings, scenario=scenario, speed=args.speed, data_dir=args.data_dir)
+    return _run_tui(settings, scenario=scenario, speed=speed, data_dir=args.data_dir)
 
 
 def _run_tui(
@@ -609,10 +612,10 @@ def cmd_live(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     from qs_tui.sim.live import run_live
     from qs_tui.sim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario or settings.scenario)
+    scenario = load_scenario(args.scenario or args.top_scenario or settings.scenario)
     # The war room's default (QS_SPEED, 10): at x1 a new 10 s sample arrives only every tenth
     # refresh and the same table would print again and again.
-    speed = args.speed or settings.speed
+    speed = args.speed or args.top_speed or settings.speed
     every_s = scenario.interval_seconds / speed
     print(
         f"live: {scenario.name} at x{speed:g} (simulated seconds per wall second): a new "
@@ -723,9 +726,19 @@ def main(
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except Exception as error:
+    except OSError as error:
+        # A file or directory the user named cannot be used (`--json /missing/out.json`).
+        where = f"{error.filename}: " if error.filename else ""
+        reason = error.strerror or str(error)
+        print(f"error: {_redacted(where + reason, settings)}", file=err)
+        return 1
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as error:
         # The last resort: one line, secrets masked, never a traceback that could print a
         # password from a message or a URL; QS_DEBUG=1 shows the traceback for a bug report.
+        # BaseException, because a panic inside a native library (polars' PanicException)
+        # is not an Exception.
         if settings is not None and settings.debug:
             raise
         first_line = (str(error).strip().splitlines() or [""])[0]

@@ -70,6 +70,13 @@ def test_an_option_after_the_command_wins_over_one_before(tmp_path: Path) -> Non
     assert not first.exists()
 
 
+def test_the_war_rooms_scenario_before_a_command_applies_to_it(tmp_path: Path) -> None:
+    argv = ["--scenario", "healthy", "seed", "--history", "5m", "--data-dir", str(tmp_path)]
+    status, out, err = run(*argv)
+    assert status == 0, err
+    assert out.startswith("seeded scenario healthy:")
+
+
 # -- usage errors: exit 1, one line -------------------------------------------------------
 
 
@@ -161,3 +168,32 @@ def test_help_lists_every_command_with_its_help(capsys: pytest.CaptureFixture[st
     for command in ("run", "live", "esql", "seed", "doctor", "bench"):
         assert f"    {command} " in text
     assert "before or after the command" in text
+
+
+# -- the last resort ------------------------------------------------------------------------
+
+
+def test_an_unusable_output_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "quiet.toml").write_text(
+        'name = "quiet"\nhistory = "10m"\nduration = "2m"\n'
+        '[topology]\nservices = ["api-gateway"]\nregions = ["us-east-1"]\n'
+        "[expected]\nnone = true\n",
+        encoding="utf-8",
+    )
+    missing = tmp_path / "missing" / "out.json"
+    status, _, err = run("bench", "scenarios", "--dir", str(scenarios), "--json", str(missing))
+    assert status == 1
+    assert err == f"error: {missing}: No such file or directory\n"
+
+
+def test_a_native_panic_ends_with_one_line_not_a_traceback() -> None:
+    # polars panicked on this query (a PanicException is a BaseException, not an Exception);
+    # whether the engine now reports it as an ES|QL error or the last resort catches it,
+    # the user sees one line.
+    status, out, err = run("esql", "ROW a = 9223372036854775807::datetime")
+    assert status == 1
+    assert out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "Traceback" not in err
