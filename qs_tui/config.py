@@ -8,7 +8,7 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -43,7 +43,7 @@ class HttpUrl:
     path: str
     query: str
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)
 
     def without_credentials(self) -> str:
         """The URL with no `user:password@` part (safe to show and to log)."""
