@@ -90,7 +90,11 @@ class _Parser(argparse.ArgumentParser):
 
 #: Options every command accepts, before or after the command name: (flags, metavar, help).
 GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("--env-file", "FILE", "settings file read before the environment (default: .env)"),
+    (
+        "--env-file",
+        "FILE",
+        "settings file read before the environment (default: .env when it exists)",
+    ),
     ("--data-dir", "DIR", "persist the embedded store in DIR (overrides QS_DATA_DIR)"),
 )
 #: What the global options are when given nowhere.
@@ -334,6 +338,10 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
         raise UsageError(
             f"{where}: unrecognized arguments: {' '.join(extras)} (see {where} --help)"
         )
+    if hasattr(args, "env_file") and not args.env_file.exists():
+        # A settings file named on purpose and missing (a typo in `--env-file prod.env`)
+        # would otherwise fall back silently to the embedded store.
+        raise UsageError(f"--env-file {args.env_file}: no such file")
     for name, default in GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)

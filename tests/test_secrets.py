@@ -129,7 +129,7 @@ def clean_environment() -> dict[str, str]:
 def qs_tui(workdir: Path, env: dict[str, str], *argv: str) -> Run:
     """Run `qs-tui ARGV` in `workdir` with exactly `env` as its settings (no .env file)."""
     done = subprocess.run(
-        [sys.executable, "-m", "qs_tui", "--env-file", str(workdir / "absent.env"), *argv],
+        [sys.executable, "-m", "qs_tui", "--env-file", os.devnull, *argv],
         cwd=workdir,
         env=env,
         capture_output=True,

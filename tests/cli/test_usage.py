@@ -61,6 +61,12 @@ def test_env_file_is_accepted_after_the_command(tmp_path: Path) -> None:
     assert "no cluster configured" in err
 
 
+def test_a_missing_env_file_named_on_purpose_is_an_error(tmp_path: Path) -> None:
+    status, out, err = run("doctor", "--env-file", str(tmp_path / "prod.env"))
+    assert (status, out) == (1, "")
+    assert err == f"error: --env-file {tmp_path / 'prod.env'}: no such file\n"
+
+
 def test_an_option_after_the_command_wins_over_one_before(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     argv = ["--data-dir", str(first), "seed", "--history", "5m", "--data-dir", str(second)]
