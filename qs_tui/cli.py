@@ -6,14 +6,16 @@ import argparse
 import csv
 import io
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from qs_tui import __version__
-from qs_tui.config import ConfigError, Settings
+from qs_tui.config import ConfigError, Settings, redact_url_credentials
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.esql.errors import EsqlError
 from qs_tui.store.base import Store, StoreError
@@ -74,47 +76,97 @@ def _positive_float(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one `error:` line and exit status 1.
+
+    argparse's own habit (a usage block and exit status 2) would collide with `run`'s 2 for
+    "an incident was missed", so a script could not tell a typo from a miss.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Raise the mistake as a `UsageError` naming the command it belongs to."""
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+#: Options every command accepts, before or after the command name: (flags, metavar, help).
+GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    (
+        "--env-file",
+        "FILE",
+        "settings file read before the environment (default: .env when it exists)",
+    ),
+    ("--data-dir", "DIR", "persist the embedded store in DIR (overrides QS_DATA_DIR)"),
+)
+#: What the global options are when given nowhere.
+GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None}
+
+
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS as the default: a command's parser must not overwrite with its default a
+    # value given before the command name; `main` fills in the real defaults afterwards.
+    for flag, metavar, help_text in GLOBAL_OPTIONS:
+        parser.add_argument(
+            flag, type=Path, default=argparse.SUPPRESS, metavar=metavar, help=help_text
+        )
+
+
+def _command(
+    commands: argparse._SubParsersAction[_Parser], name: str, help_text: str
+) -> argparse.ArgumentParser:
+    """Add a command with its help (in the list and on its own --help) and the global options."""
+    parser = commands.add_parser(
+        name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+    )
+    _add_global_options(parser)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `qs-tui` argument parser (exposed for tests and for the help text in the README)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qs-tui",
-        description="QuantumState: an SRE war room in the terminal.",
+        description="QuantumState: an SRE war room in the terminal. Without a command, "
+        "opens the war room.",
+        epilog="Options --env-file and --data-dir may come before or after the command. "
+        "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
+        "missed or left open) and 3 (a remediation rejected).",
     )
     parser.add_argument("--version", action="version", version=f"qs-tui {__version__}")
-    parser.add_argument(
-        "--env-file",
-        type=Path,
-        default=Path(".env"),
-        help="settings file read before the environment (default: .env)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="persist the embedded store here (overrides QS_DATA_DIR)",
-    )
+    _add_global_options(parser)
     parser.add_argument(
         "--scenario",
         dest="top_scenario",
         default=None,
-        help="scenario for the war room (a name from fixtures/scenarios/ or a TOML file)",
+        metavar="SCENARIO",
+        help="scenario for the war room, or for run/live/seed when they name none "
+        "(a name from fixtures/scenarios/ or a TOML file)",
     )
     parser.add_argument(
         "--speed",
         dest="top_speed",
         type=_positive_float,
         default=None,
-        help="simulated seconds per wall second in the war room",
+        metavar="FACTOR",
+        help="simulated seconds per wall second in the war room, or for run/live "
+        "(default: QS_SPEED, 10)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        parser_class=_Parser,
+        help="what to do; without one, the war room opens",
+    )
 
-    run = sub.add_parser("run", help="run the agents on a scenario (the war room, or --headless)")
+    run = _command(sub, "run", "run the agents on a scenario (the war room, or --headless)")
     run.add_argument("--headless", action="store_true", help="no TUI: print the transcript")
-    run.add_argument("--scenario", default=None, help="scenario name or TOML file")
+    run.add_argument(
+        "--scenario", default=None, metavar="SCENARIO", help="scenario name or TOML file"
+    )
     run.add_argument(
         "--speed",
         type=_positive_float,
         default=None,
+        metavar="FACTOR",
         help="simulated seconds per wall second (headless default: as fast as possible)",
     )
     run.add_argument(
@@ -125,14 +177,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="one JSON object per event (headless)")
 
-    live = sub.add_parser("live", help="stream simulated telemetry and print it (headless view)")
-    live.add_argument("--scenario", default=None, help="scenario name or TOML file")
-    live.add_argument("--speed", type=_positive_float, default=None, help="simulated s per s")
-    live.add_argument("--seconds", type=_positive_float, default=None, help="stop after N s")
+    live = _command(sub, "live", "stream simulated telemetry and print it (no agents, no TUI)")
+    live.add_argument(
+        "--scenario", default=None, metavar="SCENARIO", help="scenario name or TOML file"
+    )
+    live.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=None,
+        metavar="FACTOR",
+        help="simulated seconds per wall second (default: QS_SPEED, 10)",
+    )
+    live.add_argument(
+        "--seconds",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many wall seconds (default: run until Ctrl-C)",
+    )
 
-    esql = sub.add_parser("esql", help="run an ES|QL query against the configured store")
-    esql.add_argument("query", help="the query text, @FILE to read it from a file, - for stdin")
-    esql.add_argument("--store", choices=["embedded", "elastic"], default=None)
+    esql = _command(sub, "esql", "run an ES|QL query against the configured store")
+    esql.add_argument(
+        "query", metavar="QUERY", help="the query text, @FILE to read it from a file, - for stdin"
+    )
+    esql.add_argument(
+        "--store",
+        choices=["embedded", "elastic"],
+        default=None,
+        help="the store to query (default: QS_STORE, or elastic when a cluster is configured)",
+    )
     esql.add_argument(
         "--param",
         dest="params",
@@ -142,10 +215,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a named parameter (?NAME); repeatable; VALUE is JSON or plain text",
     )
-    esql.add_argument("--now", type=_parse_instant, default=None, help="fix NOW() (embedded)")
-    esql.add_argument("--format", choices=["table", "json", "csv"], default="table")
     esql.add_argument(
-        "--index", dest="indices", action="append", default=[], help="index to load (embedded)"
+        "--now",
+        type=_parse_instant,
+        default=None,
+        metavar="INSTANT",
+        help="fix NOW() to this ISO-8601 instant, e.g. 2026-11-25T16:00:00Z (embedded store)",
+    )
+    esql.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="output format (default: table; json is the body of ES's POST /_query)",
+    )
+    esql.add_argument(
+        "--index",
+        dest="indices",
+        action="append",
+        default=[],
+        metavar="INDEX",
+        help="index to load into the embedded store; repeatable, with --mapping and --data",
     )
     esql.add_argument(
         "--mapping",
@@ -153,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=Path,
+        metavar="FILE",
         help="Elasticsearch mapping JSON for the --index before it",
     )
     esql.add_argument(
@@ -161,29 +251,101 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=Path,
+        metavar="FILE",
         help="NDJSON documents for the --index before it",
     )
 
-    seed = sub.add_parser("seed", help="write simulated history into the configured store")
-    seed.add_argument("--scenario", default=None, help="scenario name or TOML file")
-    seed.add_argument("--history", default=None, help="how much history, e.g. 2h, 90m, 1d")
-    seed.add_argument("--store", choices=["embedded", "elastic"], default=None)
+    seed = _command(sub, "seed", "write a scenario's simulated history into the store")
+    seed.add_argument(
+        "--scenario", default=None, metavar="SCENARIO", help="scenario name or TOML file"
+    )
+    seed.add_argument(
+        "--history",
+        default=None,
+        metavar="DURATION",
+        help="how much history, e.g. 2h, 90m, 1d (default: the scenario's)",
+    )
+    seed.add_argument(
+        "--store",
+        choices=["embedded", "elastic"],
+        default=None,
+        help="the store to write (default: QS_STORE, or elastic when a cluster is configured)",
+    )
 
-    sub.add_parser("doctor", help="check configuration, connectivity, version and templates")
+    _command(sub, "doctor", "check configuration, connectivity, version and templates")
 
-    bench = sub.add_parser("bench", help="benchmarks")
-    bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH")
-    engine = bench_sub.add_parser("engine", help="embedded ES|QL engine against DuckDB")
-    engine.add_argument("--docs", type=_positive_int, default=1_000_000)
-    engine.add_argument("--seed", type=int, default=7)
-    scenarios = bench_sub.add_parser("scenarios", help="run every scenario and score the agents")
-    scenarios.add_argument("--dir", type=Path, default=None, help="folder of *.toml scenarios")
-    scenarios.add_argument("--json", type=Path, default=None, help="write results to FILE")
-    tui = bench_sub.add_parser("tui", help="the war room streaming a large estate: CPU and latency")
-    tui.add_argument("--services", type=_positive_int, default=50)
-    tui.add_argument("--regions", type=_positive_int, default=3)
-    tui.add_argument("--seconds", type=_positive_float, default=20.0)
+    bench = _command(sub, "bench", "benchmarks: the engine, the agents on scenarios, the TUI")
+    bench_sub = bench.add_subparsers(
+        dest="bench", metavar="BENCH", parser_class=_Parser, help="which benchmark to run"
+    )
+    engine = _command(bench_sub, "engine", "time the embedded ES|QL engine against DuckDB")
+    engine.add_argument(
+        "--docs",
+        type=_positive_int,
+        default=1_000_000,
+        metavar="N",
+        help="metric documents to generate (default: 1,000,000)",
+    )
+    engine.add_argument(
+        "--seed", type=int, default=7, metavar="N", help="seed for the generated data (default: 7)"
+    )
+    scenarios = _command(
+        bench_sub, "scenarios", "run every scenario headless and score the agents on each"
+    )
+    scenarios.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of *.toml scenarios (default: the built-in ones)",
+    )
+    scenarios.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write the results to FILE"
+    )
+    tui = _command(bench_sub, "tui", "the war room streaming a large estate: CPU and latency")
+    tui.add_argument(
+        "--services",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="services in the estate (default: 50)",
+    )
+    tui.add_argument(
+        "--regions", type=_positive_int, default=3, metavar="N", help="regions (default: 3)"
+    )
+    tui.add_argument(
+        "--seconds",
+        type=_positive_float,
+        default=20.0,
+        metavar="SECONDS",
+        help="wall seconds to stream (default: 20)",
+    )
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse `argv`, filling in the global options wherever (or if) they were given.
+
+    Raises:
+        UsageError: the command line is wrong (one line, naming the command).
+        SystemExit: `--help` or `--version` printed what was asked.
+    """
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # argparse would blame the top-level parser; name the command the words were given to.
+        words = [getattr(args, "command", None), getattr(args, "bench", None)]
+        where = " ".join(["qs-tui", *(word for word in words if word)])
+        raise UsageError(
+            f"{where}: unrecognized arguments: {' '.join(extras)} (see {where} --help)"
+        )
+    if hasattr(args, "env_file") and not args.env_file.exists():
+        # A settings file named on purpose and missing (a typo in `--env-file prod.env`)
+        # would otherwise fall back silently to the embedded store.
+        raise UsageError(f"--env-file {args.env_file}: no such file")
+    for name, default in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,12 +453,53 @@ def cmd_esql(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
                 load_index(store, index=index, mapping_path=mapping, data_path=data)
         params: dict[str, Any] = dict(args.params)
         result = store.esql(query, params=params or None, now=args.now)
+        hint = None
+        if not result.values and not args.indices:
+            hint = _empty_source_hint(store, query, kind, args.data_dir or settings.data_dir)
     finally:
         store.close()
     for warning in result.warnings:
         print(f"warning: {warning}", file=err)
+    if hint is not None:
+        print(f"note: {hint}", file=err)
     print(format_result(result, args.format), file=out)
     return 0
+
+
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+_FROM_SOURCES = re.compile(r"^\s*FROM\s+(.+?)(?:\s+METADATA\b|\||$)", re.IGNORECASE | re.DOTALL)
+
+
+def _empty_source_hint(store: Store, query: str, kind: str, data_dir: Path | None) -> str | None:
+    """Why a query over `FROM …` may have found nothing: its indices are empty or missing.
+
+    Only asked when the answer has no rows, so an empty result on a seeded store costs one
+    extra `COUNT(*)` and explains itself; None when the sources do hold documents.
+    """
+    match = _FROM_SOURCES.match(_COMMENTS.sub(" ", query))
+    if match is None:
+        return None
+    sources = " ".join(match.group(1).split())
+    try:
+        counted = store.esql(f"FROM {sources} | STATS n = COUNT(*)")
+        documents = counted.values[0][0] if counted.values else 0
+    except (StoreError, EsqlError):
+        documents = None
+    if documents:
+        return None
+    state = "does not exist" if documents is None else "has no documents"
+    if kind != "embedded":
+        return f"{sources} {state} in the cluster: `qs-tui seed` writes a scenario's history there"
+    if data_dir is None:
+        return (
+            f"{sources} {state}: the embedded store is in memory and starts empty. Fill a "
+            "data directory with `qs-tui seed --data-dir DIR` and query it with "
+            "`--data-dir DIR`, or load documents with --index/--mapping/--data"
+        )
+    return (
+        f"{sources} {state} in {data_dir}: fill it with `qs-tui seed --data-dir {data_dir}`, "
+        "or load documents with --index/--mapping/--data"
+    )
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -306,7 +509,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     from qs_tui.sim.scenario import load_scenario
     from qs_tui.sim.seed import parse_duration, seed
 
-    scenario = load_scenario(args.scenario or settings.scenario)
+    scenario = load_scenario(args.scenario or args.top_scenario or settings.scenario)
     history = parse_duration(args.history) if args.history else None
     kind = args.store or settings.store_kind
     data_dir = args.data_dir or settings.data_dir
@@ -379,13 +582,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     """`qs-tui run`: the war room, or with --headless the transcript on stdout."""
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    scenario = args.scenario or settings.scenario
+    scenario = args.scenario or args.top_scenario or settings.scenario
+    speed = args.speed or args.top_speed
     if args.headless:
         from qs_tui.headless import run_headless
 
         return run_headless(
             scenario=scenario,
-            speed=args.speed,
+            speed=speed,
             approve=args.approve,
             json_lines=args.json,
             out=out,
@@ -393,7 +597,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
             stdin=sys.stdin,
             settings=settings,
         )
-    return _run_tui(settings, scenario=scenario, speed=args.speed, data_dir=args.data_dir)
+    return _run_tui(settings, scenario=scenario, speed=speed, data_dir=args.data_dir)
 
 
 def _run_tui(
@@ -404,16 +608,39 @@ def _run_tui(
     return run_tui(settings, scenario=scenario, speed=speed, data_dir=data_dir)
 
 
+def live_refresh_s(sample_every_s: float, stop_after_s: float | None) -> float:
+    """Wall seconds between live tables: one per new sample (at least a second apart, so a
+    fast run stays readable), but never waiting past the requested stop."""
+    refresh = max(1.0, sample_every_s)
+    return min(refresh, stop_after_s) if stop_after_s is not None else refresh
+
+
 def cmd_live(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui live`: stream simulated telemetry and print it, without agents or TUI."""
     from qs_tui.sim.live import run_live
     from qs_tui.sim.scenario import load_scenario
 
-    scenario = load_scenario(getattr(args, "scenario", None) or settings.scenario)
-    speed = getattr(args, "speed", None) or settings.speed
+    scenario = load_scenario(args.scenario or args.top_scenario or settings.scenario)
+    # The war room's default (QS_SPEED, 10): at x1 a new 10 s sample arrives only every tenth
+    # refresh and the same table would print again and again.
+    speed = args.speed or args.top_speed or settings.speed
+    every_s = scenario.interval_seconds / speed
+    print(
+        f"live: {scenario.name} at x{speed:g} (simulated seconds per wall second): a new "
+        f"sample every {every_s:g} s; "
+        + (f"stopping after {args.seconds:g} s" if args.seconds else "Ctrl-C stops"),
+        file=err,
+    )
     store = _open_store(settings, None, args.data_dir)
     try:
-        run_live(store, scenario, speed=speed, out=out, stop_after=getattr(args, "seconds", None))
+        run_live(
+            store,
+            scenario,
+            speed=speed,
+            out=out,
+            stop_after=args.seconds,
+            refresh_s=live_refresh_s(every_s, args.seconds),
+        )
     finally:
         store.close()
     return 0
@@ -468,14 +695,25 @@ def main(
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Entry point of `qs-tui`; returns the exit status (0 ok, 1 error, 2 usage)."""
+    """Entry point of `qs-tui`; returns the exit status.
+
+    0 is success and 1 an error or bad usage (one `error:` line on stderr); `run --headless`
+    adds 2 (an incident missed or left open) and 3 (a remediation rejected).
+    """
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = build_parser()
-    args = parser.parse_args(argv)
     known = _known_errors()
+    settings: Settings | None = None
     try:
-        settings = Settings.load(env_file=args.env_file)
+        try:
+            args = parse_args(build_parser(), argv)
+        except SystemExit as done:  # --help and --version: what was asked is printed
+            return done.code if isinstance(done.code, int) else 0
+
+        def warn(message: str) -> None:
+            print(f"warning: {message}", file=err)
+
+        settings = Settings.load(env_file=args.env_file, warn=warn)
         if args.command is None:
             return _run_tui(
                 settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir}),
@@ -485,7 +723,41 @@ def main(
             )
         return COMMANDS[args.command](args, settings, out, err)
     except known as error:
-        print(f"error: {describe_error(error)}", file=err)
+        print(f"error: {_redacted(describe_error(error), settings)}", file=err)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`qs-tui live | head`): nothing left to say to it, and the
+        # interpreter's own flush at exit must not complain either.
+        if out is sys.stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as error:
+        # A file or directory the user named cannot be used (`--json /missing/out.json`).
+        where = f"{error.filename}: " if error.filename else ""
+        reason = error.strerror or str(error)
+        print(f"error: {_redacted(where + reason, settings)}", file=err)
+        return 1
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as error:
+        # The last resort: one line, secrets masked, never a traceback that could print a
+        # password from a message or a URL; QS_DEBUG=1 shows the traceback for a bug report.
+        # BaseException, because a panic inside a native library (polars' PanicException)
+        # is not an Exception.
+        if settings is not None and settings.debug:
+            raise
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        print(
+            f"error: unexpected {type(error).__name__}: {_redacted(first_line, settings)} "
+            "(a bug: run again with QS_DEBUG=1 for the traceback and report it)",
+            file=err,
+        )
+        return 1
+
+
+def _redacted(text: str, settings: Settings | None) -> str:
+    """`text` with configured secrets and URL credentials masked."""
+    return settings.redact(text) if settings is not None else redact_url_credentials(text)

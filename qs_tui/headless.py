@@ -390,6 +390,11 @@ def _iso(at: datetime | None) -> str | None:
     return None if at is None else iso_instant(at)
 
 
+def _json_default(value: object) -> str:
+    """JSON for what `json` cannot write: instants in the one ISO 8601 form with `Z`."""
+    return iso_instant(value) if isinstance(value, datetime) else str(value)
+
+
 class TranscriptPrinter:
     """Prints events as transcript lines (`12:04:10 Cassandra     …`) or JSON lines.
 
@@ -408,7 +413,7 @@ class TranscriptPrinter:
         if self.json_lines:
             record = self._record(event)
             if record is not None:
-                self.out.write(json.dumps(record, default=str) + "\n")
+                self.out.write(json.dumps(record, default=_json_default) + "\n")
                 self.out.flush()
             return
         line = self._line(event)
@@ -693,7 +698,7 @@ def run_headless(
             "wall_s": round(run.wall_s, 3),
             "incidents": [incident_summary(i) for i in run.incidents],
         }
-        out.write(json.dumps(summary, default=str) + "\n")
+        out.write(json.dumps(summary, default=_json_default) + "\n")
     else:
         write_summary(run, status, why, out)
     run.store.close()

@@ -19,6 +19,7 @@ from qs_tui.models import (
     Hypothesis,
     Incident,
 )
+from qs_tui.sim.clock import iso_instant
 from qs_tui.store.base import StoreError
 
 CauseKind = Literal["deploy", "fault", "dependency", "capacity", "unknown"]
@@ -376,7 +377,7 @@ class Archaeologist(Agent):
                 summary=text,
                 weight=weight,
                 query="investigate_service_health",
-                data={"as_of": anomaly.onset_at.isoformat(), "unhealthy": others_sick},
+                data={"as_of": iso_instant(anomaly.onset_at), "unhealthy": others_sick},
             )
         )
         self.say(text, incident_id=incident.id)

@@ -320,7 +320,7 @@ class Cassandra(Agent):
                 "baseline": anomaly.baseline,
                 "time_to_critical_s": anomaly.time_to_critical_s,
                 "confidence": round(anomaly.confidence, 3),
-                "onset_at": anomaly.onset_at.isoformat(),
+                "onset_at": iso_instant(anomaly.onset_at),
                 "query": anomaly.query,
             }
             text = anomaly.summary

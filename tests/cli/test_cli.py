@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ LOAD = [
 def run(*argv: str, env_file: Path | None = None) -> tuple[int, str, str]:
     """Run `qs-tui ARGV` in-process without a .env file; return (status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
-    prefix = ["--env-file", str(env_file or Path("/nonexistent/.env"))]
+    prefix = ["--env-file", str(env_file or os.devnull)]
     status = main([*prefix, *argv], out=out, err=err)
     return status, out.getvalue(), err.getvalue()
 
