@@ -47,6 +47,13 @@ class Settings(BaseModel):
     slack_webhook_url: SecretStr | None = Field(default=None, alias="SLACK_WEBHOOK_URL")
     """Slack incoming webhook for incident notifications (optional)."""
 
+    kibana_url: str | None = Field(default=None, alias="KIBANA_URL")
+    """Kibana's URL for `qs-tui kibana`, e.g. `http://localhost:5601` (on Elastic Cloud, the
+    deployment's Kibana endpoint: it is not derived from `ELASTIC_CLOUD_ID`)."""
+
+    kibana_api_key: SecretStr | None = Field(default=None, alias="KIBANA_API_KEY")
+    """API key for Kibana; without it the Elastic API key or username/password are used."""
+
     store: Literal["auto", "embedded", "elastic"] = Field(default="auto", alias="QS_STORE")
     """Which store to use: `auto` picks Elasticsearch when a cluster is configured."""
 
@@ -98,7 +105,8 @@ class Settings(BaseModel):
         if env_file is not None and env_file.is_file():
             values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         values.update(os.environ if env is None else env)
-        relevant = {k: v for k, v in values.items() if k.startswith(("ELASTIC_", "QS_", "SLACK_"))}
+        prefixes = ("ELASTIC_", "QS_", "SLACK_", "KIBANA_")
+        relevant = {k: v for k, v in values.items() if k.startswith(prefixes)}
         relevant = {k: v for k, v in relevant.items() if v != ""}
         try:
             return cls.model_validate(relevant)
