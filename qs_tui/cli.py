@@ -16,6 +16,7 @@ from qs_tui import __version__
 from qs_tui.config import ConfigError, Settings
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.esql.errors import EsqlError
+from qs_tui.kibana.cli import add_kibana_parser, cmd_kibana
 from qs_tui.store.base import Store, StoreError
 
 
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--services", type=_positive_int, default=50)
     tui.add_argument("--regions", type=_positive_int, default=3)
     tui.add_argument("--seconds", type=_positive_float, default=20.0)
+    add_kibana_parser(sub)
     return parser
 
 
@@ -426,6 +428,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
     "doctor": cmd_doctor,
     "bench": cmd_bench,
     "live": cmd_live,
+    "kibana": cmd_kibana,
 }
 
 
