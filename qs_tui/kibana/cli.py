@@ -19,7 +19,7 @@ def add_kibana_parser(sub: Any) -> None:
     kibana = sub.add_parser(
         "kibana", help="install data views, the incidents dashboard and Agent Builder tools"
     )
-    actions = kibana.add_subparsers(dest="kibana_action", metavar="ACTION")
+    actions = kibana.add_subparsers(dest="kibana_action", metavar="{setup,remove}", required=True)
     for name, text in (
         ("setup", "install or update everything (re-running duplicates nothing)"),
         ("remove", "take out everything setup installed"),
@@ -56,9 +56,6 @@ def client_from_settings(settings: Settings, *, space: str | None) -> KibanaClie
 
 def cmd_kibana(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui kibana setup|remove [--space ID] [--dry-run]`: 0 on success, 1 on an error."""
-    if args.kibana_action not in {"setup", "remove"}:
-        print("error: choose an action: qs-tui kibana setup|remove", file=err)
-        return 2
     try:
         client = client_from_settings(settings, space=args.space)
 

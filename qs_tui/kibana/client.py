@@ -75,10 +75,7 @@ class KibanaClient:
         password: str | None = None,
         timeout_s: float = 30.0,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise KibanaError(
-                "KIBANA_URL must start with http:// or https://, e.g. http://localhost:5601"
-            )
+        _check_url(url)
         if space is not None and not _SPACE_ID.match(space):
             raise KibanaError(
                 f"--space {space!r}: a Kibana space id has only lowercase letters, digits, "
@@ -99,6 +96,10 @@ class KibanaClient:
 
     def __repr__(self) -> str:
         return f"KibanaClient(endpoint={self.endpoint!r}, space={self.space!r})"
+
+    def app_url(self, path: str) -> str:
+        """A Kibana page in this client's space (`/app/dashboards#/view/…`), for people."""
+        return self.url_for(path)
 
     def url_for(self, path: str) -> str:
         """The full URL of an API path (`/api/...`) in this client's space."""
@@ -196,6 +197,26 @@ class KibanaClient:
             return f"cannot resolve Kibana's host in {self.endpoint}; is KIBANA_URL right?"
         detail = str(reason) if isinstance(reason, str) else type(reason).__name__
         return f"cannot reach Kibana at {self.endpoint} ({detail})"
+
+
+def _check_url(url: str) -> None:
+    """Refuse a URL urllib cannot use, saying why without echoing any part of it."""
+    if not url.startswith(("http://", "https://")):
+        raise KibanaError(
+            "KIBANA_URL must start with http:// or https://, e.g. http://localhost:5601"
+        )
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise KibanaError("KIBANA_URL has a malformed host or port") from None
+    if not parts.hostname:
+        raise KibanaError("KIBANA_URL has no host, e.g. http://localhost:5601")
+    if parts.username is not None or parts.password is not None:
+        raise KibanaError(
+            "KIBANA_URL must not carry credentials: set KIBANA_API_KEY, or "
+            "ELASTIC_USERNAME and ELASTIC_PASSWORD"
+        )
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

@@ -296,5 +296,4 @@ def _delete(
 
 def dashboard_url(client: KibanaClient) -> str:
     """Where the installed dashboard opens (no credentials in it)."""
-    prefix = "" if client.space == "default" else f"/s/{client.space}"
-    return f"{client.endpoint}{prefix}/app/dashboards#/view/{DASHBOARD_ID}"
+    return client.app_url(f"/app/dashboards#/view/{DASHBOARD_ID}")

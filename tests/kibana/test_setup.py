@@ -452,3 +452,32 @@ def test_the_command_reports_a_failure_in_one_line_without_the_key(
     assert len(err.strip().splitlines()) == 1
     assert "bm90LXRoZS1rZXk=" not in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://elastic:s3cr3t-pw@kb.example.com", "KIBANA_URL must not carry credentials"),
+        ("http://localhost:56o1", "KIBANA_URL has a malformed host or port"),
+        ("localhost:5601", "KIBANA_URL must start with http:// or https://"),
+    ],
+)
+def test_a_bad_kibana_url_is_one_line_that_never_echoes_it(
+    url: str, expected: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    status, out, err = cli(["kibana", "setup"], {"KIBANA_URL": url}, monkeypatch, tmp_path)
+
+    assert status == 1
+    assert err.startswith(f"error: {expected}")
+    assert len(err.strip().splitlines()) == 1
+    assert "s3cr3t-pw" not in err + out
+
+
+def test_the_kibana_command_needs_an_action(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli(["kibana"], {}, monkeypatch, tmp_path)
+
+    assert caught.value.code == 2
+    assert "the following arguments are required: {setup,remove}" in capsys.readouterr().err
