@@ -19,6 +19,7 @@ from qs_tui.kibana.objects import (
     tool_from_query,
     tools,
 )
+from qs_tui.models import AgentName
 from qs_tui.queries import all_queries, load_query
 from qs_tui.store.templates import DECISIONS, INCIDENTS, INDICES
 
@@ -28,6 +29,7 @@ STABLE_IDS = {
     ("lens", "quantumstate-incidents-by-state"),
     ("lens", "quantumstate-mttr-by-service-week"),
     ("lens", "quantumstate-actions-outcomes"),
+    ("lens", "quantumstate-approval-answers"),
     ("search", "quantumstate-approvals"),
     ("search", "quantumstate-latest-decisions"),
     ("dashboard", "quantumstate-incidents"),
@@ -188,3 +190,13 @@ def test_a_parameter_of_unknown_type_names_the_query_file() -> None:
         KibanaAssetError, match=r"cannot tell the type of \?threshold from 'how hot'"
     ):
         tool_from_query(replace(query, description=header))
+
+
+def test_the_approval_panels_select_the_diplomats_decisions(objects: list[dict[str, Any]]) -> None:
+    # The audit trail names agents by AgentName; a rename must not empty these panels silently.
+    diplomat = f'agent : "{AgentName.DIPLOMAT.value}"'
+    answers = by_id(objects)["quantumstate-approval-answers"]
+    assert answers["attributes"]["state"]["query"]["query"].startswith(diplomat)
+    approvals = by_id(objects)["quantumstate-approvals"]
+    source = json.loads(approvals["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    assert source["query"]["query"] == diplomat

@@ -288,7 +288,7 @@ def test_an_import_with_missing_references_names_them(kibana: FakeKibana) -> Non
         setup(client_for(kibana), say=lambda line: None)
 
     assert str(caught.value) == (
-        "import saved objects from dashboard.ndjson: Kibana imported 0 of 6; "
+        "import saved objects from dashboard.ndjson: Kibana imported 0 of 7; "
         "lens quantumstate-incidents-by-state "
         "(missing references: index-pattern quantumstate-incidents)"
     )
