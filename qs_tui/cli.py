@@ -18,6 +18,7 @@ from qs_tui import __version__
 from qs_tui.config import ConfigError, Settings, redact_url_credentials
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.esql.errors import EsqlError
+from qs_tui.kibana.cli import add_kibana_parser, cmd_kibana
 from qs_tui.store.base import Store, StoreError
 
 
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wall seconds to stream (default: 20)",
     )
+    add_kibana_parser(sub, _command)
     return parser
 
 
@@ -653,6 +655,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
     "doctor": cmd_doctor,
     "bench": cmd_bench,
     "live": cmd_live,
+    "kibana": cmd_kibana,
 }
 
 

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 #: Prefixes of the variables QuantumState reads; everything else in the environment is ignored.
-SETTING_PREFIXES = ("ELASTIC_", "QS_", "SLACK_")
+SETTING_PREFIXES = ("ELASTIC_", "KIBANA_", "QS_", "SLACK_")
 
 
 class ConfigError(Exception):
@@ -182,6 +182,13 @@ class Settings(BaseModel):
     slack_webhook_url: SecretStr | None = Field(default=None, alias="SLACK_WEBHOOK_URL")
     """Slack incoming webhook for incident notifications (optional). Its path is the secret."""
 
+    kibana_url: str | None = Field(default=None, alias="KIBANA_URL")
+    """Kibana's URL for `qs-tui kibana`, e.g. `http://localhost:5601` (on Elastic Cloud, the
+    deployment's Kibana endpoint: it is not derived from `ELASTIC_CLOUD_ID`)."""
+
+    kibana_api_key: SecretStr | None = Field(default=None, alias="KIBANA_API_KEY")
+    """API key for Kibana; without it the Elastic API key or username/password are used."""
+
     store: Literal["auto", "embedded", "elastic"] = Field(default="auto", alias="QS_STORE")
     """Which store to use: `auto` picks Elasticsearch when a cluster is configured."""
 
@@ -246,7 +253,23 @@ class Settings(BaseModel):
             return value.strip()
         return value
 
-    @field_validator("elastic_api_key", mode="before")
+    @field_validator("kibana_url")
+    @classmethod
+    def _kibana_url_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            url = parse_http_url(
+                value,
+                example="https://localhost:5601",
+                credentials_hint="set KIBANA_API_KEY and keep only the address in KIBANA_URL",
+            )
+            if url.username is not None or url.password is not None:
+                raise ValueError(
+                    "must not carry a user name or password: set KIBANA_API_KEY (or the "
+                    "Elastic credentials) and keep only the address here"
+                )
+        return value
+
+    @field_validator("elastic_api_key", "kibana_api_key", mode="before")
     @classmethod
     def _api_key_is_one_token(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -279,12 +302,14 @@ class Settings(BaseModel):
     def secrets(self) -> list[str]:
         """Every form in which a configured secret could show up in a message, longest first.
 
-        The API key (and the secret half of its decoded `id:secret` form), the password (and
+        The API keys (and the secret half of their decoded `id:secret` form), the password (and
         the basic-auth header value made from it), the Slack webhook URL and its path.
         """
         found: list[str] = []
-        if self.elastic_api_key is not None:
-            key = self.elastic_api_key.get_secret_value()
+        for api_key in (self.elastic_api_key, self.kibana_api_key):
+            if api_key is None:
+                continue
+            key = api_key.get_secret_value()
             found.append(key)
             try:
                 decoded = base64.b64decode(key, validate=True).decode("utf-8")

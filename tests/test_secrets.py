@@ -28,6 +28,7 @@ import polars as pl
 import pytest
 
 from qs_tui.config import Settings
+from tests.kibana.fake_kibana import fake_kibana
 from tests.remediation.local_server import closed_port_url, scripted_server
 from tests.store.fake_es import FakeElasticsearch
 
@@ -42,10 +43,13 @@ PASSWORD = "pwMARKER-r4#/x"  # a '#' and a '/' as real passwords have
 URL_PASSWORD = "urlpwMARKER#k2"
 URL_PASSWORD_ENCODED = "urlpwMARKER%23k2"
 SLACK_TOKEN = "slackMARKERtokenZ9"
+KIBANA_KEY_SECRET = "kbnMARKERkey3"
+KIBANA_API_KEY = base64.b64encode(f"kbnid:{KIBANA_KEY_SECRET}".encode()).decode("ascii")
 
 NEEDLES = (
     "MARKER",
     API_KEY,
+    KIBANA_API_KEY,
     base64.b64encode(f"elastic:{PASSWORD}".encode()).decode("ascii"),
     base64.b64encode(f"elastic:{URL_PASSWORD}".encode()).decode("ascii"),
     "cHdNQVJLRVI",  # base64 of "pwMARKER" at the start of an encoded value
@@ -120,7 +124,8 @@ class Evidence:
 
 def clean_environment() -> dict[str, str]:
     """The process environment without any setting of the developer's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTIC_", "QS_", "SLACK_"))}
+    prefixes = ("ELASTIC_", "KIBANA_", "QS_", "SLACK_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env["PYTHONPATH"] = str(REPO)
     env["NO_COLOR"] = "1"
     return env
@@ -192,13 +197,19 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evidence]:
     cluster = PromptFakeElasticsearch(engine=True, require_authorization=f"ApiKey {API_KEY}")
     basic = base64.b64encode(f"elastic:{URL_PASSWORD}".encode()).decode("ascii")
     basic_cluster = PromptFakeElasticsearch(require_authorization=f"Basic {basic}")
-    with cluster, basic_cluster, scripted_server() as slack:
+    with (
+        cluster,
+        basic_cluster,
+        scripted_server() as slack,
+        fake_kibana(api_key=KIBANA_API_KEY) as kibana,
+    ):
         webhook = f"{slack.url}/services/T0000/B0000/{SLACK_TOKEN}"
         secrets = {
             "ELASTIC_API_KEY": API_KEY,
             "ELASTIC_USERNAME": "elastic",
             "ELASTIC_PASSWORD": PASSWORD,
             "SLACK_WEBHOOK_URL": webhook,
+            "KIBANA_API_KEY": KIBANA_API_KEY,
         }
         on_cluster = {**clean_environment(), "ELASTIC_URL": cluster.url, **secrets}
         embedded = {
@@ -221,6 +232,8 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evidence]:
         del encoded_in_url["ELASTIC_API_KEY"]  # the URL's credentials are the ones to use
         no_scheme = {**embedded, "SLACK_WEBHOOK_URL": webhook.removeprefix("http://")}
         spaced_key = {**on_cluster, "ELASTIC_API_KEY": f"{API_KEY}\n{API_KEY}"}
+        with_kibana = {**on_cluster, "KIBANA_URL": kibana.url}
+        kibana_down = {**on_cluster, "KIBANA_URL": closed_port_url()}
         short = str(scenario)
         plan: list[tuple[str, dict[str, str], list[str]]] = [
             ("cluster doctor", on_cluster, ["doctor"]),
@@ -247,6 +260,9 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evidence]:
             ("encoded URL doctor", encoded_in_url, ["doctor"]),
             ("no scheme webhook", no_scheme, ["esql", "ROW a = 1"]),
             ("two-line API key", spaced_key, ["doctor"]),
+            ("kibana setup", with_kibana, ["kibana", "setup"]),
+            ("kibana remove", with_kibana, ["kibana", "remove"]),
+            ("kibana unreachable", kibana_down, ["kibana", "setup"]),
         ]
         for name, env, argv in plan:
             found.runs[name] = qs_tui(work, env, *argv)
@@ -265,6 +281,10 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evidence]:
         found.audit += json.dumps(decisions.to_body(), ensure_ascii=False)
         found.slack_bodies = [r.body.decode("utf-8", errors="replace") for r in slack.received]
         found.es_bodies = request_bodies(cluster) + request_bodies(basic_cluster)
+        found.es_bodies += [
+            f"{r.method} {r.path} {r.body.decode('utf-8', errors='replace')}"
+            for r in kibana.requests
+        ]
     found.texts = dict(file_texts(work))
     yield found
 
@@ -295,6 +315,10 @@ def test_commands_ran_and_did_what_they_should(evidence: Evidence) -> None:
     assert any("/qs-agent-decisions" in body for body in evidence.es_bodies)
     assert set(evidence.screenshots) >= {"approval", "war-room"}
     assert any(name.endswith("(decoded)") for name in evidence.texts)
+    assert runs["kibana setup"].status == 0, runs["kibana setup"].stderr
+    assert runs["kibana remove"].status == 0, runs["kibana remove"].stderr
+    assert runs["kibana unreachable"].status == 1, runs["kibana unreachable"].stderr
+    assert any("_import" in body for body in evidence.es_bodies), "nothing reached Kibana"
 
 
 @pytest.mark.parametrize(
