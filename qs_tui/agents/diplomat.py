@@ -361,16 +361,23 @@ class Diplomat(Agent):
             return self._settle(
                 pending, ApprovalDecision.REJECTED, by, "a second dry run is not a yes"
             )
-        return self._settle(pending, decision, by, note)
+        return self._settle(pending, decision, by, note, answered_at)
 
     def _settle(
-        self, pending: PendingApproval, decision: ApprovalDecision, by: str, note: str
+        self,
+        pending: PendingApproval,
+        decision: ApprovalDecision,
+        by: str,
+        note: str,
+        answered_at: float | None = None,
     ) -> Approval:
         approval = Approval(
             incident_id=pending.incident_id, decision=decision, by=by, at=self.now, note=note
         )
         pending.approval = approval
-        waited = max(0.0, self._monotonic() - pending.requested_wall)
+        # How long the human took: to their answer, not to the poll that found it.
+        ended = answered_at if answered_at is not None else self._monotonic()
+        waited = max(0.0, ended - pending.requested_wall)
         option = pending.plan.chosen
         what = option_summary(option)
         verdict = _VERDICTS[decision]
@@ -645,6 +652,9 @@ class PromptApprover:
             return
         if not line:
             self.output.write(f"\n  {note}: rejected\n")
+        elif not _is_terminal(self.input):
+            # A terminal echoes what was typed; from a pipe, say it, so a log reads whole.
+            self.output.write(line if line.endswith("\n") else line + "\n")
         decision = parse_answer(line)
         if decision is ApprovalDecision.DRY_RUN and request.dry_run is not None:
             decision = ApprovalDecision.REJECTED
@@ -652,6 +662,13 @@ class PromptApprover:
         if not answer_approval(request.future, decision, by="prompt", note=note):
             self.output.write("  too late: the request had already timed out (rejected)\n")
         self.output.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def question_text(request: ApprovalRequested) -> str:

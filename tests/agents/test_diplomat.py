@@ -307,13 +307,15 @@ def test_an_answer_just_inside_the_deadline_counts_even_when_polled_after_it(
     setup: Setup,
 ) -> None:
     pending = setup.ask()
-    setup.monotonic.value += 119.9
+    setup.monotonic.value += 119.4
     assert answer_approval(pending.future, ApprovalDecision.APPROVED, by="keyboard")
     setup.monotonic.value += 10  # the next poll comes after the deadline
 
     approval = setup.diplomat.poll(pending)
 
     assert approval is not None and approval.approved
+    # The stopwatch stops at the answer, not at the poll that found it.
+    assert setup.said()[-1].endswith("approved by keyboard after 119 s")
 
 
 def test_leaving_rejects_an_unanswered_request_for_the_record(setup: Setup) -> None:
@@ -441,7 +443,10 @@ def test_the_prompt_only_queues_and_asks_between_ticks(setup: Setup) -> None:
     assert approval.decision is ApprovalDecision.APPROVED
     assert approval.by == "prompt"
     asked = output.getvalue()
-    assert asked.endswith("Approve rollback of payment-service in us-east-1 (to 2.3.7)? [y/N/d] ")
+    # From a pipe the answer is written after the question, so a log reads whole.
+    assert asked.endswith(
+        "Approve rollback of payment-service in us-east-1 (to 2.3.7)? [y/N/d] y\n"
+    )
     assert "[inc-1] error spike on payment-service in us-east-1" in asked
     assert f"  {UNDO_NOTICE}\n" in asked
 
@@ -538,7 +543,7 @@ def test_after_a_dry_run_the_prompt_shows_the_findings_and_wants_a_real_answer(
     asked = output.getvalue()
     assert "  dry run findings:\n    dry run: would roll back payment-service" in asked
     assert "    pre-check payment-service in us-east-1 [ok]: 3 hosts healthy" in asked
-    assert asked.endswith("(to 2.3.7)? [y/N] ")
+    assert asked.endswith("(to 2.3.7)? [y/N] d\n")
     approval = setup.diplomat.poll(pending)
     assert approval is not None
     assert approval.decision is ApprovalDecision.REJECTED
