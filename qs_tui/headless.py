@@ -600,7 +600,7 @@ def write_summary(run: ScenarioRun, status: int, why: str, out: TextIO) -> None:
         if facts["root_cause"] is not None:
             out.write(
                 f"  root cause  {facts['root_cause']} ({facts['root_cause_kind']}), "
-                f"confidence {facts['confidence']:.2f}\n"
+                f"{facts['confidence']:.0%} sure\n"
             )
         if incident.plan is not None:
             chosen = incident.plan.chosen

@@ -239,6 +239,7 @@ class Pipeline:
         self._suppressed_until: dict[tuple[str, str, str], datetime] = {}
         self._cooldown_noted: dict[tuple[str, str, str], datetime] = {}
         self._last_detect: datetime | None = None
+        self._left = False
         self._counters = _Counters()
         self._handlers: dict[IncidentState, Callable[[Incident], Incident | None]] = {
             IncidentState.DETECTED: self._on_detected,
@@ -281,8 +282,13 @@ class Pipeline:
     # ---- driving ------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Write telemetry up to now, detect when due, and advance every open incident."""
+        """Write telemetry up to now, detect when due, and advance every open incident.
+
+        After `leave()` a tick does nothing: nobody is there to answer a new question.
+        """
         with self._tick_lock:
+            if self._left:
+                return
             self._counters.ticks += 1
             result = self.simulation.step(self.store)
             self.store.refresh()
@@ -364,13 +370,15 @@ class Pipeline:
         rejected (`by`); one answered in time but not yet carried out keeps its answer in
         the record, and the incident is escalated, not executed: nobody is left to watch the
         change or its verification, and a fix that does not verify must be undone under
-        someone's eye. Either way the incident is closed and recorded.
+        someone's eye. Either way the incident is closed and recorded. Later ticks do
+        nothing, so no new question is asked of nobody; calling it again closes nothing.
 
         Returns:
             The incidents this closed.
         """
         closed: list[Incident] = []
         with self._tick_lock:
+            self._left = True
             for incident in self.open_incidents():
                 if incident.state is not IncidentState.AWAITING_APPROVAL:
                     continue
@@ -640,7 +648,7 @@ class Pipeline:
         return self._move(
             incident,
             IncidentState.PLANNED,
-            f"{hypothesis.cause} (confidence {hypothesis.confidence:.2f}); plan: "
+            f"{hypothesis.cause} ({hypothesis.confidence:.0%} sure of the root cause); plan: "
             f"{plan.chosen.action.value} on {plan.chosen.service}/{plan.chosen.region}",
             plan=plan,
         )

@@ -282,6 +282,10 @@ def run_tui(
     seed = settings.seed if "seed" in settings.model_fields_set else None
     app = make_app(store=store, scenario=loaded, speed=chosen_speed, seed=seed, settings=settings)
     app.run()
+    for incident in app.left_behind:
+        # The screen is gone: say in the terminal what leaving did to what waited.
+        reason = incident.history[-1].reason if incident.history else ""
+        errors.write(f"{incident.id} {incident.state.value.replace('_', ' ')}: {reason}\n")
     if app.failure is not None:
         errors.write(f"error: {app.failure}\n")
         return EXIT_ERROR
