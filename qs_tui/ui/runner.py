@@ -223,6 +223,14 @@ def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHis
     return history
 
 
+def _unreachable(store: Store) -> str | None:
+    """Why `store` cannot be used at all (its cluster does not answer), or None."""
+    health = store.health()
+    if health.ok or health.status != "unreachable":
+        return None  # a yellow or red cluster still answers: the status bar shows it
+    return str(health.detail.get("error") or f"cannot reach {health.name}")
+
+
 def _crew_factory(plan: RuntimePlan, simulation: Simulation) -> Callable[[AgentContext], Crew]:
     def build(context: AgentContext) -> Crew:
         crew = default_crew(context, simulation=simulation, notifier=plan.notifier)
@@ -275,6 +283,13 @@ def run_tui(
             store = open_store(settings, data_dir=data_dir)
         except StoreError as error:
             errors.write(f"error: {error}\n")
+            return EXIT_ERROR
+        unreachable = _unreachable(store)
+        if unreachable is not None:
+            # Fail as the CLI commands do, before the screen opens: empty panes behind a
+            # "pipeline stopped" popup tell the operator less than this one line.
+            store.close()
+            errors.write(f"error: {unreachable}\n")
             return EXIT_ERROR
     chosen_speed = speed
     if chosen_speed is None:
