@@ -282,8 +282,27 @@ async def test_help_closes_with_escape_or_question_mark(key: str) -> None:
 def test_key_reference_markdown_is_a_table_of_every_key() -> None:
     lines = key_reference_markdown().splitlines()
     assert lines[0] == "| Where | Key | Action |"
-    assert "| Approval | `y` | approve the plan |" in lines
+    assert "| War room | `+ / -` | faster / slower simulated time |" in lines
     assert all(line.startswith("|") and line.endswith("|") for line in lines)
+
+
+def test_every_key_in_the_footer_is_in_the_help_and_the_readme() -> None:
+    from pathlib import Path
+
+    from textual.binding import Binding
+
+    from qs_tui.ui.app import WarRoomApp
+    from qs_tui.ui.screens import KEY_REFERENCE
+
+    helped = " ".join(key for _, keys in KEY_REFERENCE for key, _ in keys).split()
+    for binding in WarRoomApp.BINDINGS:
+        assert isinstance(binding, Binding)
+        shown = binding.key_display or {"question_mark": "?", "slash": "/"}.get(
+            binding.key, binding.key
+        )
+        assert shown in helped, f"{binding.description} ({shown}) is not in the key reference"
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert key_reference_markdown() in readme, "README's key table differs from the help"
 
 
 # ---- fault menu ----------------------------------------------------------------------------
