@@ -282,7 +282,7 @@ class Diplomat(Agent):
         risk = plan.chosen.risk
         after = "after the dry run: " if dry_run is not None else ""
         self.say(
-            f"{after}{question} risk {risk:.2f}, {plan.chosen.blast_radius}; {UNDO_NOTICE}; "
+            f"{after}{question} risk {risk:.2f}, {plan.chosen.blast_radius}; "
             f"no answer within {timeout_s:g} s rejects",
             incident_id=incident.id,
             data={"action": plan.chosen.action.value, "risk": risk, "timeout_s": timeout_s},
