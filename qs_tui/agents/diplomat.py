@@ -539,9 +539,10 @@ class _LineReader:
         if not self._outstanding:
             self._outstanding = True
             self._demand.release()
+        until = self._monotonic() + timeout_s
         while True:
             try:
-                line, arrived = self._lines.get(timeout=max(0.0, timeout_s))
+                line, arrived = self._lines.get(timeout=max(0.0, until - self._monotonic()))
             except queue.Empty:
                 return None  # the demand stays open: a late line is judged when it comes
             self._outstanding = False
