@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TextIO, cast
@@ -310,6 +312,7 @@ def play_scenario(
     stop_early: bool = True,
     step_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    human_turn: Callable[[], object] | None = None,
 ) -> ScenarioRun:
     """Backfill the scenario's history, then run the pipeline over its duration.
 
@@ -325,6 +328,9 @@ def play_scenario(
         step_s: simulated seconds per tick on the manual clock (default: the scenario's
             sample interval).
         sleep: how to wait between ticks in accelerated mode.
+        human_turn: called after every tick with simulated time held (an accelerated clock
+            is paused meanwhile): the `--approve prompt` questions are asked here, so
+            however long a person takes, the incident waits for them.
     """
     clock: Clock
     manual: ManualClock | None = None
@@ -359,7 +365,15 @@ def play_scenario(
     stop_when = quiet_stop(scenario, simulation.topology) if stop_early else None
     started = time.monotonic()
     if manual is not None:
-        run.ticks = pipeline.run_until(end, stop_when=stop_when, step_s=step_s)
+        after_tick = stop_when
+        if human_turn is not None:
+            turn = human_turn
+
+            def after_tick(pipeline: Pipeline) -> bool:
+                turn()  # the manual clock only moves between ticks: it waits for the answer
+                return stop_when is not None and stop_when(pipeline)
+
+        run.ticks = pipeline.run_until(end, stop_when=after_tick, step_s=step_s)
     else:
         interval = float(simulation.interval_s)
         if isinstance(clock, AcceleratedClock):
@@ -368,6 +382,12 @@ def play_scenario(
             began = time.monotonic()
             pipeline.tick()
             run.ticks += 1
+            if human_turn is not None and isinstance(clock, AcceleratedClock):
+                clock.pause()
+                try:
+                    human_turn()
+                finally:
+                    clock.resume()
             if stop_when is not None and stop_when(pipeline):
                 break
             assert speed is not None
@@ -407,19 +427,39 @@ class TranscriptPrinter:
         self.out = out
         self.json_lines = json_lines
         self._last_metrics: datetime | None = None
+        self._lock = threading.Lock()
+        self._held: list[str] | None = None
 
     def __call__(self, event: Event) -> None:
-        """Print one event."""
+        """Print one event (or keep it for later while a question is on screen)."""
         if self.json_lines:
             record = self._record(event)
-            if record is not None:
-                self.out.write(json.dumps(record, default=_json_default) + "\n")
-                self.out.flush()
+            text = None if record is None else json.dumps(record, default=_json_default)
+        else:
+            text = self._line(event)
+        if text is None:
             return
-        line = self._line(event)
-        if line is not None:
-            self.out.write(line + "\n")
+        with self._lock:
+            if self._held is not None:
+                self._held.append(text)
+                return
+            self.out.write(text + "\n")
             self.out.flush()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep lines back while a question waits on the terminal, then print them in order
+        (a line from another thread, say a Slack delivery warning, never lands mid-prompt)."""
+        with self._lock:
+            self._held = []
+        try:
+            yield
+        finally:
+            with self._lock:
+                held, self._held = self._held or [], None
+                for text in held:
+                    self.out.write(text + "\n")
+                self.out.flush()
 
     def _line(self, event: Event) -> str | None:
         if isinstance(event, AgentSpoke):
@@ -565,7 +605,7 @@ def write_summary(run: ScenarioRun, status: int, why: str, out: TextIO) -> None:
         if facts["root_cause"] is not None:
             out.write(
                 f"  root cause  {facts['root_cause']} ({facts['root_cause_kind']}), "
-                f"confidence {facts['confidence']:.2f}\n"
+                f"{facts['confidence']:.0%} sure\n"
             )
         if incident.plan is not None:
             chosen = incident.plan.chosen
@@ -609,7 +649,7 @@ def run_headless(
     json_lines: bool,
     out: TextIO,
     err: TextIO,
-    stdin: TextIO,
+    stdin: TextIO | None,
     settings: Settings | None = None,
     pipeline_settings: PipelineSettings | None = None,
 ) -> int:
@@ -624,7 +664,7 @@ def run_headless(
         json_lines: print one JSON object per event, then one `summary` object.
         out: where the transcript and summary go.
         err: where errors and prompts go.
-        stdin: where `prompt` answers come from.
+        stdin: where `prompt` answers come from (None or closed: `prompt` is refused).
         settings: app settings (store choice, Slack webhook); None reads the environment.
         pipeline_settings: the pipeline's knobs (defaults otherwise).
 
@@ -634,10 +674,17 @@ def run_headless(
         missed, rolled back without a later fix, escalated or left open; EXIT_REJECTED (3)
         when plans were rejected by the approver and so nothing was executed.
     """
-    from qs_tui.agents.diplomat import approval_handler
+    from qs_tui.agents.diplomat import PromptApprover, approval_handler
 
     if approve not in ("auto", "deny", "prompt"):
         err.write(f"error: --approve must be auto, deny or prompt, not {approve!r}\n")
+        return EXIT_ERROR
+    if approve == "prompt" and (stdin is None or stdin.closed):
+        # `<&-`: there is nobody to ask, so say so before anything runs.
+        err.write(
+            "error: --approve prompt reads answers from stdin, but stdin is closed; "
+            "use --approve deny (or auto)\n"
+        )
         return EXIT_ERROR
     try:
         loaded = load_scenario(scenario)
@@ -667,6 +714,17 @@ def run_headless(
         if isinstance(event, ApprovalRequested):
             answer(event)
 
+    human_turn: Callable[[], object] | None = None
+    if isinstance(answer, PromptApprover):
+        prompter = answer
+
+        def human_turn() -> None:
+            # Between ticks, with simulated time held: the question stays readable and the
+            # incident waits for the person (up to the request's deadline).
+            if prompter.waiting:
+                with printer.holding():
+                    prompter.ask_waiting()
+
     try:
         run = play_scenario(
             loaded,
@@ -675,6 +733,7 @@ def run_headless(
             pipeline_settings=pipeline_settings,
             store=store,
             notifier=notifier,
+            human_turn=human_turn,
         )
     except StoreError as error:
         err.write(f"error: {error}\n")

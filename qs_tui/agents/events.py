@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from qs_tui.models import AgentName, ApprovalDecision, Incident, IncidentState, Plan
+from qs_tui.models import (
+    AgentName,
+    ApprovalDecision,
+    ExecutionReport,
+    Incident,
+    IncidentState,
+    Plan,
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ class ApprovalRequested:
         future: where the answer goes.
         timeout_s: seconds the human has.
         deadline: `time.monotonic()` value after which the request times out.
+        dry_run: the findings of the dry run this request follows (the human asked to see
+            them first; now a real yes or no is wanted, and a second dry run is not offered).
     """
 
     incident: Incident
@@ -79,6 +88,7 @@ class ApprovalRequested:
     future: Future[ApprovalDecision]
     timeout_s: float
     deadline: float
+    dry_run: ExecutionReport | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from qs_tui.models import (
     AgentName,
     Anomaly,
     Approval,
+    ApprovalDecision,
     ExecutionReport,
     Hypothesis,
     Incident,
@@ -79,12 +80,18 @@ class Planner(Protocol):
 class Approver(Protocol):
     """The Diplomat's side of the pipeline."""
 
-    def request(self, incident: Incident, plan: Plan) -> Any:
-        """An `Approval` at once, or a pending handle to `poll`."""
+    def request(
+        self, incident: Incident, plan: Plan, *, dry_run: ExecutionReport | None = None
+    ) -> Any:
+        """An `Approval` at once, or a pending handle to `poll` (after a dry run: always)."""
         ...
 
     def poll(self, pending: Any) -> Approval | None:
         """The settled approval, or None while waiting."""
+        ...
+
+    def withdraw(self, pending: Any, *, reason: str, by: str = "withdrawn") -> Approval:
+        """Close an open request: an answer given in time stands, otherwise rejected."""
         ...
 
     def notify(self, incident: Incident, text: str) -> None:
@@ -232,6 +239,7 @@ class Pipeline:
         self._suppressed_until: dict[tuple[str, str, str], datetime] = {}
         self._cooldown_noted: dict[tuple[str, str, str], datetime] = {}
         self._last_detect: datetime | None = None
+        self._left = False
         self._counters = _Counters()
         self._handlers: dict[IncidentState, Callable[[Incident], Incident | None]] = {
             IncidentState.DETECTED: self._on_detected,
@@ -274,8 +282,13 @@ class Pipeline:
     # ---- driving ------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Write telemetry up to now, detect when due, and advance every open incident."""
+        """Write telemetry up to now, detect when due, and advance every open incident.
+
+        After `leave()` a tick does nothing: nobody is there to answer a new question.
+        """
         with self._tick_lock:
+            if self._left:
+                return
             self._counters.ticks += 1
             result = self.simulation.step(self.store)
             self.store.refresh()
@@ -347,6 +360,52 @@ class Pipeline:
             if stop_when is not None and stop_when(self):
                 break
         return ticks
+
+    def leave(
+        self, *, by: str = "operator left", reason: str = "the operator left"
+    ) -> list[Incident]:
+        """Close every request still waiting for a human, because nobody will answer it.
+
+        Called when the war room closes (after its last tick). A request with no answer is
+        rejected (`by`); one answered in time but not yet carried out keeps its answer in
+        the record, and the incident is escalated, not executed: nobody is left to watch the
+        change or its verification, and a fix that does not verify must be undone under
+        someone's eye. Either way the incident is closed and recorded. Later ticks do
+        nothing, so no new question is asked of nobody; calling it again closes nothing.
+
+        Returns:
+            The incidents this closed.
+        """
+        closed: list[Incident] = []
+        with self._tick_lock:
+            self._left = True
+            for incident in self.open_incidents():
+                if incident.state is not IncidentState.AWAITING_APPROVAL:
+                    continue
+                with self._lock:
+                    tracked = self._tracked.get(incident.id)
+                pending = tracked.pending if tracked is not None else None
+                if pending is None:
+                    continue
+                tracked.pending = None  # type: ignore[union-attr]
+                approval = self.crew.diplomat.withdraw(pending, reason=reason, by=by)
+                given = f"{approval.decision.value.replace('_', ' ')} by {approval.by}"
+                if approval.approved or approval.decision is ApprovalDecision.DRY_RUN:
+                    moved = self._move(
+                        incident,
+                        IncidentState.ESCALATED,
+                        f"{given}, but {reason} before it ran; nothing executed, over to a human",
+                        approval=approval,
+                    )
+                else:
+                    moved = self._move(
+                        incident,
+                        IncidentState.REJECTED,
+                        f"plan {given} ({reason}); nothing executed",
+                        approval=approval,
+                    )
+                closed.append(moved)
+        return closed
 
     # ---- events -------------------------------------------------------------------------
 
@@ -589,7 +648,7 @@ class Pipeline:
         return self._move(
             incident,
             IncidentState.PLANNED,
-            f"{hypothesis.cause} (confidence {hypothesis.confidence:.2f}); plan: "
+            f"{hypothesis.cause} ({hypothesis.confidence:.0%} sure of the root cause); plan: "
             f"{plan.chosen.action.value} on {plan.chosen.service}/{plan.chosen.region}",
             plan=plan,
         )
@@ -627,6 +686,30 @@ class Pipeline:
             f"waiting for approval of {plan.chosen.action.value} ({plan.approval_reason})",
         )
 
+    def _ask_again_after_dry_run(
+        self, executing: Incident, plan: Plan, report: ExecutionReport
+    ) -> Incident | None:
+        """The human asked to see a dry run first: show its findings and ask for a real yes
+        or no (a dry run is a question, not an answer, so it never ends the incident)."""
+        if not report.success:
+            return self._move(
+                executing,
+                IncidentState.ESCALATED,
+                f"the dry run found the plan cannot run: {report.summary}; over to a human",
+                execution=report,
+            )
+        answer = self.crew.diplomat.request(executing, plan, dry_run=report)
+        if isinstance(answer, Approval):  # an approver that decides at once
+            return self._settle(self._update(executing, execution=report), answer)
+        with self._lock:
+            self._tracked.setdefault(executing.id, _Tracked()).pending = answer
+        return self._move(
+            executing,
+            IncidentState.AWAITING_APPROVAL,
+            f"{report.summary}; waiting for a real yes or no on {plan.chosen.action.value}",
+            execution=report,
+        )
+
     def _on_awaiting(self, incident: Incident) -> Incident | None:
         tracked = self._tracked.get(incident.id)
         if tracked is None or tracked.pending is None:
@@ -641,11 +724,24 @@ class Pipeline:
         plan = incident.plan
         assert plan is not None
         by = f"{approval.decision.value} by {approval.by}"
-        if not (approval.approved or approval.decision.value == "dry_run"):
+        if not (approval.approved or approval.decision is ApprovalDecision.DRY_RUN):
             return self._move(
                 incident,
                 IncidentState.REJECTED,
                 f"plan {by}; nothing executed",
+                approval=approval,
+            )
+        if (
+            approval.decision is ApprovalDecision.DRY_RUN
+            and incident.execution is not None
+            and incident.execution.dry_run
+        ):
+            # The dry run was done and its findings shown: only a real yes may go on.
+            return self._move(
+                incident,
+                IncidentState.REJECTED,
+                f"plan {by} again after its dry run; a second dry run is not a yes, "
+                "nothing executed",
                 approval=approval,
             )
         executing = self._move(
@@ -655,6 +751,8 @@ class Pipeline:
             approval=approval,
         )
         report = self.crew.surgeon.execute(executing, plan, approval)
+        if report.dry_run and approval.decision is ApprovalDecision.DRY_RUN:
+            return self._ask_again_after_dry_run(executing, plan, report)
         if report.dry_run:
             return self._move(
                 executing,
@@ -735,12 +833,17 @@ class Pipeline:
                 verification=verification,
             )
         assert incident.execution is not None
+        # Undoing is a change to production too: it runs under the approval of the action
+        # (the approval question said a fix that does not verify is undone automatically).
         undo = self.crew.surgeon.undo(incident.execution)
         self.crew.guardian.clear_cooldown(incident.service, incident.region)
+        covered = ""
+        if incident.approval is not None:
+            covered = f" (covered by the approval by {incident.approval.by})"
         rolled_back = self._move(
             incident,
             IncidentState.ROLLED_BACK,
-            f"{verification.summary}; undone: {undo.summary}",
+            f"{verification.summary}; undone{covered}: {undo.summary}",
             verification=verification,
         )
         self._reopen(rolled_back)

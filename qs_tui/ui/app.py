@@ -115,6 +115,11 @@ class WarRoomApp(App[int]):
         self.message_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.metrics_messages = 0
         self._runtime_ready = asyncio.Event()
+        self._leave_lock = threading.Lock()
+        self._leaving = False
+        self._left = False
+        self.left_behind: list[Incident] = []
+        """Incidents closed because the operator left while they waited for an answer."""
         self._stop = threading.Event()
         self._segment = threading.Event()
 
@@ -338,6 +343,8 @@ class WarRoomApp(App[int]):
         from qs_tui.ui.screens.approval import ApprovalModal
 
         request = message.event
+        if self._leaving:
+            return  # the operator is leaving: `leave()` closes this request with a record
         options: dict[str, Any] = {}
         if self.plan.approval_monotonic is not None:
             options["monotonic"] = self.plan.approval_monotonic
@@ -352,9 +359,13 @@ class WarRoomApp(App[int]):
         self.approvals.pop(request.incident.id, None)
         if getattr(modal, "answered_elsewhere", False) or decision not in _ANSWERS:
             return  # settled by the pipeline (timeout) or closed without an answer
-        from qs_tui.agents.diplomat import answer_approval
+        accepted: bool | None = getattr(modal, "accepted", None)
+        if accepted is None:
+            # A modal that did not answer on its key press: answer now.
+            from qs_tui.agents.diplomat import answer_approval
 
-        if not answer_approval(request.future, decision, by="keyboard"):
+            accepted = answer_approval(request.future, decision, by="keyboard")
+        if not accepted:
             self.notify(
                 f"{request.incident.id}: too late, the request had already timed out",
                 severity="warning",
@@ -467,13 +478,44 @@ class WarRoomApp(App[int]):
         )
 
     async def action_quit(self) -> None:
-        """Stop the pipeline and leave."""
+        """Close what waits for an answer, stop the pipeline and leave."""
+        self._leaving = True
+        # Off the UI thread: leaving waits for the worker's current tick to end.
+        await asyncio.to_thread(self.leave)
         self.stop_pipeline()
         self.exit(1 if self.failure else 0)
 
+    def leave(self) -> list[Incident]:
+        """Close the approval requests nobody will answer now that the operator leaves.
+
+        An unanswered request is rejected (by: operator left); one answered just before
+        leaving keeps its answer on record but is not carried out, because nobody would
+        watch the change or its verification. Each such incident is closed and recorded, and
+        listed in `left_behind` (`qs-tui` prints them after the screen closes). Safe from any
+        thread; only the first call closes anything.
+        """
+        runtime = self.runtime
+        if runtime is None:
+            return []
+        with self._leave_lock:
+            if self._left:
+                return []
+            self._left = self._leaving = True
+            try:
+                closed = runtime.pipeline.leave(by="operator left", reason="the war room closed")
+            except Exception as error:  # a failing store must not keep the operator in
+                self.failure = self.failure or f"could not close open approvals: {error}"
+                return []
+        self.left_behind.extend(closed)
+        return closed
+
     def on_unmount(self) -> None:
-        """Leaving by any route stops the worker; a non-live session closes its store here."""
-        self.stop_pipeline()
+        """Leaving by any route closes waiting approvals and stops the worker; a non-live
+        session closes its store here."""
+        try:
+            self.leave()  # before the worker is told to stop: it closes the store after
+        finally:
+            self.stop_pipeline()
         if not self.live and self.runtime is not None:
             self.runtime.close()
         elif self.runtime is None and self.failure is not None and self.plan.store is not None:
@@ -481,7 +523,10 @@ class WarRoomApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The war room's actions in the command palette, next to Textual's (themes, …)."""
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            # Textual's "Keys" panel says less than the war room's own key reference ("Help").
+            if command.title != "Keys":
+                yield command
         yield SystemCommand("Help", "Key reference", self.action_help)
         yield SystemCommand("Filter services", "Narrow the services pane", self.action_filter)
         yield SystemCommand(

@@ -223,6 +223,14 @@ def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHis
     return history
 
 
+def _unreachable(store: Store) -> str | None:
+    """Why `store` cannot be used at all (its cluster does not answer), or None."""
+    health = store.health()
+    if health.ok or health.status != "unreachable":
+        return None  # a yellow or red cluster still answers: the status bar shows it
+    return str(health.detail.get("error") or f"cannot reach {health.name}")
+
+
 def _crew_factory(plan: RuntimePlan, simulation: Simulation) -> Callable[[AgentContext], Crew]:
     def build(context: AgentContext) -> Crew:
         crew = default_crew(context, simulation=simulation, notifier=plan.notifier)
@@ -276,12 +284,23 @@ def run_tui(
         except StoreError as error:
             errors.write(f"error: {error}\n")
             return EXIT_ERROR
+        unreachable = _unreachable(store)
+        if unreachable is not None:
+            # Fail as the CLI commands do, before the screen opens: empty panes behind a
+            # "pipeline stopped" popup tell the operator less than this one line.
+            store.close()
+            errors.write(f"error: {unreachable}\n")
+            return EXIT_ERROR
     chosen_speed = speed
     if chosen_speed is None:
         chosen_speed = settings.speed if "speed" in settings.model_fields_set else DEFAULT_SPEED
     seed = settings.seed if "seed" in settings.model_fields_set else None
     app = make_app(store=store, scenario=loaded, speed=chosen_speed, seed=seed, settings=settings)
     app.run()
+    for incident in app.left_behind:
+        # The screen is gone: say in the terminal what leaving did to what waited.
+        reason = incident.history[-1].reason if incident.history else ""
+        errors.write(f"{incident.id} {incident.state.value.replace('_', ' ')}: {reason}\n")
     if app.failure is not None:
         errors.write(f"error: {app.failure}\n")
         return EXIT_ERROR

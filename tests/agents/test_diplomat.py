@@ -11,6 +11,7 @@ import pytest
 
 from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.diplomat import (
+    UNDO_NOTICE,
     Diplomat,
     PendingApproval,
     PromptApprover,
@@ -21,7 +22,17 @@ from qs_tui.agents.diplomat import (
     parse_answer,
 )
 from qs_tui.agents.events import AgentSpoke, ApprovalRequested, ApprovalSettled, Event
-from qs_tui.models import ActionKind, AgentName, Approval, ApprovalDecision, Incident, Plan
+from qs_tui.models import (
+    ActionKind,
+    AgentName,
+    Approval,
+    ApprovalDecision,
+    ExecutionReport,
+    ExecutionStep,
+    Incident,
+    Plan,
+    StepStatus,
+)
 from qs_tui.notify import Delivery, DeliveryCallback, SlackMessage, SlackNotifier
 from qs_tui.sim.clock import ManualClock
 from qs_tui.sim.topology import Topology
@@ -100,6 +111,29 @@ class Setup:
         )
         assert isinstance(pending, PendingApproval)
         return pending
+
+
+def make_dry_run_report(incident: Incident) -> ExecutionReport:
+    """What the Surgeon reports after a dry run of a rollback that would pass its checks."""
+    return ExecutionReport(
+        incident_id=incident.id,
+        action=ActionKind.ROLLBACK,
+        service="payment-service",
+        region="us-east-1",
+        dry_run=True,
+        steps=[
+            ExecutionStep(
+                name="pre-check payment-service in us-east-1",
+                status=StepStatus.OK,
+                detail="3 hosts healthy",
+            )
+        ],
+        success=True,
+        started_at=START,
+        finished_at=START,
+        summary="dry run: would roll back payment-service in us-east-1 to 2.3.7; "
+        "pre-checks passed; nothing changed",
+    )
 
 
 @pytest.fixture
@@ -241,6 +275,73 @@ def test_withdrawing_a_request_rejects_it(setup: Setup) -> None:
     assert pending.future.cancelled()
 
 
+def test_an_answer_given_after_the_deadline_is_refused_even_before_the_next_poll(
+    setup: Setup,
+) -> None:
+    pending = setup.ask()
+    setup.monotonic.value += 120.5  # past the deadline, and the pipeline has not polled yet
+
+    assert not answer_approval(pending.future, ApprovalDecision.APPROVED, by="prompt")
+    approval = setup.diplomat.poll(pending)
+
+    assert approval is not None
+    assert approval.decision is ApprovalDecision.TIMED_OUT
+    assert not approval.approved
+
+
+def test_a_result_set_late_on_the_future_is_judged_by_when_it_came(setup: Setup) -> None:
+    pending = setup.ask()
+    setup.monotonic.value += 125
+    pending.future.set_result(ApprovalDecision.APPROVED)  # a subscriber bypassing the helper
+    setup.monotonic.value += 5  # polled later still
+
+    approval = setup.diplomat.poll(pending)
+
+    assert approval is not None
+    assert approval.decision is ApprovalDecision.TIMED_OUT
+    assert "an answer came 5 s after the deadline and was refused" in approval.note
+    assert setup.decisions()[-1][0] == "timed_out"
+
+
+def test_an_answer_just_inside_the_deadline_counts_even_when_polled_after_it(
+    setup: Setup,
+) -> None:
+    pending = setup.ask()
+    setup.monotonic.value += 119.4
+    assert answer_approval(pending.future, ApprovalDecision.APPROVED, by="keyboard")
+    setup.monotonic.value += 10  # the next poll comes after the deadline
+
+    approval = setup.diplomat.poll(pending)
+
+    assert approval is not None and approval.approved
+    # The stopwatch stops at the answer, not at the poll that found it.
+    assert setup.said()[-1].endswith("approved by keyboard after 119 s")
+
+
+def test_leaving_rejects_an_unanswered_request_for_the_record(setup: Setup) -> None:
+    pending = setup.ask()
+
+    approval = setup.diplomat.withdraw(pending, reason="the war room closed", by="operator left")
+
+    assert approval.decision is ApprovalDecision.REJECTED
+    assert approval.by == "operator left"
+    assert setup.decisions()[-1] == (
+        "rejected",
+        "rollback of payment-service in us-east-1 (to 2.3.7) rejected by operator left "
+        "(the war room closed)",
+    )
+
+
+def test_leaving_keeps_an_answer_already_given(setup: Setup) -> None:
+    pending = setup.ask()
+    assert answer_approval(pending.future, ApprovalDecision.APPROVED, by="keyboard")
+
+    approval = setup.diplomat.withdraw(pending, reason="the war room closed", by="operator left")
+
+    assert approval.decision is ApprovalDecision.APPROVED
+    assert approval.by == "keyboard"
+
+
 def test_timed_out_cannot_be_given_as_an_answer(setup: Setup) -> None:
     pending = setup.ask()
 
@@ -318,41 +419,50 @@ def test_parse_answer_defaults_to_no(line: str, decision: ApprovalDecision) -> N
     assert parse_answer(line) is decision
 
 
-def test_the_prompt_reads_its_answer_off_the_pipeline_thread(setup: Setup) -> None:
+def test_the_prompt_only_queues_and_asks_between_ticks(setup: Setup) -> None:
     read_fd, write_fd = os.pipe()
     output = io.StringIO()
     with os.fdopen(read_fd, "r") as answers, os.fdopen(write_fd, "w") as typist:
-        prompt = PromptApprover(input_stream=answers, output_stream=output)
+        prompt = PromptApprover(
+            input_stream=answers, output_stream=output, monotonic=setup.monotonic
+        )
         pending = setup.ask()
 
-        # Nothing has been typed yet: the call must come back and the request stay open.
+        # Called from the pipeline's sink: it must come back at once without asking.
         prompt(setup.of(ApprovalRequested)[0])
+        assert prompt.waiting
+        assert output.getvalue() == ""
         assert setup.diplomat.poll(pending) is None
 
         typist.write("y\n")
         typist.flush()
-        assert prompt.wait_handled(1, timeout_s=10)
+        assert prompt.ask_waiting() == 1
 
     approval = setup.diplomat.poll(pending)
     assert approval is not None
     assert approval.decision is ApprovalDecision.APPROVED
     assert approval.by == "prompt"
-    assert "Approve rollback of payment-service in us-east-1 (to 2.3.7)? [y/N/d] " in (
-        output.getvalue()
+    asked = output.getvalue()
+    # From a pipe the answer is written after the question, so a log reads whole.
+    assert asked.endswith(
+        "Approve rollback of payment-service in us-east-1 (to 2.3.7)? [y/N/d] y\n"
     )
-    assert "[inc-1] error spike on payment-service in us-east-1" in output.getvalue()
+    assert "[inc-1] error spike on payment-service in us-east-1" in asked
+    assert f"  {UNDO_NOTICE}\n" in asked
 
 
 def test_the_prompt_asks_queued_requests_in_turn(setup: Setup) -> None:
     output = io.StringIO()
-    prompt = PromptApprover(input_stream=io.StringIO("d\n"), output_stream=output)
+    prompt = PromptApprover(
+        input_stream=io.StringIO("d\n"), output_stream=output, monotonic=setup.monotonic
+    )
     first = setup.ask()
     second = setup.ask(make_plan(make_option(ActionKind.RESTART, service="auth-service")))
     requests = setup.of(ApprovalRequested)
 
     prompt(requests[0])
     prompt(requests[1])
-    assert prompt.wait_handled(2, timeout_s=10)
+    assert prompt.ask_waiting() == 2
 
     assert (a := setup.diplomat.poll(first)) is not None
     assert a.decision is ApprovalDecision.DRY_RUN
@@ -364,15 +474,81 @@ def test_the_prompt_asks_queued_requests_in_turn(setup: Setup) -> None:
 
 def test_the_prompt_skips_requests_that_already_timed_out(setup: Setup) -> None:
     output = io.StringIO()
-    prompt = PromptApprover(input_stream=io.StringIO("y\n"), output_stream=output)
+    prompt = PromptApprover(
+        input_stream=io.StringIO("y\n"), output_stream=output, monotonic=setup.monotonic
+    )
     pending = setup.ask()
     setup.monotonic.value += 121
     setup.diplomat.poll(pending)
 
     prompt(setup.of(ApprovalRequested)[0])
-    assert prompt.wait_handled(1, timeout_s=10)
+    assert prompt.ask_waiting() == 0
 
     assert output.getvalue() == ""
+
+
+def test_a_question_nobody_answers_is_left_to_time_out(setup: Setup) -> None:
+    read_fd, write_fd = os.pipe()
+    output = io.StringIO()
+    with os.fdopen(read_fd, "r") as answers, os.fdopen(write_fd, "w"):
+        prompt = PromptApprover(
+            input_stream=answers, output_stream=output, monotonic=setup.monotonic
+        )
+        pending = setup.ask()
+        prompt(setup.of(ApprovalRequested)[0])
+        setup.monotonic.value += 120  # the deadline has come: no time left to wait
+
+        assert prompt.ask_waiting() == 1
+
+        assert output.getvalue().endswith("no answer within 120 s: rejected\n")
+        approval = setup.diplomat.poll(pending)
+        assert approval is not None and approval.decision is ApprovalDecision.TIMED_OUT
+
+
+def test_a_closed_input_rejects_with_one_line(setup: Setup) -> None:
+    answers = io.StringIO("y\n")
+    answers.close()
+    output = io.StringIO()
+    prompt = PromptApprover(input_stream=answers, output_stream=output, monotonic=setup.monotonic)
+    pending = setup.ask()
+    prompt(setup.of(ApprovalRequested)[0])
+
+    assert prompt.ask_waiting() == 1
+
+    assert output.getvalue().endswith("input closed: rejected\n")
+    approval = setup.diplomat.poll(pending)
+    assert approval is not None
+    assert approval.decision is ApprovalDecision.REJECTED
+    assert approval.note == "input closed"
+
+
+def test_after_a_dry_run_the_prompt_shows_the_findings_and_wants_a_real_answer(
+    setup: Setup,
+) -> None:
+    report = make_dry_run_report(setup.incident)
+    output = io.StringIO()
+    prompt = PromptApprover(
+        input_stream=io.StringIO("d\n"), output_stream=output, monotonic=setup.monotonic
+    )
+    pending = setup.diplomat.request(
+        setup.incident, make_plan(make_option(target_version="2.3.7")), dry_run=report
+    )
+    assert isinstance(pending, PendingApproval)
+    (requested,) = setup.of(ApprovalRequested)
+    assert requested.dry_run == report
+
+    prompt(requested)
+    prompt.ask_waiting()
+
+    asked = output.getvalue()
+    assert "  dry run findings:\n    dry run: would roll back payment-service" in asked
+    assert "    pre-check payment-service in us-east-1 [ok]: 3 hosts healthy" in asked
+    assert asked.endswith("(to 2.3.7)? [y/N] d\n")
+    approval = setup.diplomat.poll(pending)
+    assert approval is not None
+    assert approval.decision is ApprovalDecision.REJECTED
+    assert approval.note == "a second dry run is not a yes"
+    assert setup.said()[0].startswith("after the dry run: Approve rollback")
 
 
 def test_requests_and_answers_are_told_to_slack() -> None:

@@ -134,8 +134,19 @@ class StubDiplomat:
     polls: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def request(self, incident: Incident, plan: Plan) -> Any:
+    def request(
+        self, incident: Incident, plan: Plan, *, dry_run: ExecutionReport | None = None
+    ) -> Any:
         return incident.id
+
+    def withdraw(self, pending: Any, *, reason: str, by: str = "withdrawn") -> Approval:
+        return Approval(
+            incident_id=pending,
+            decision=ApprovalDecision.REJECTED,
+            by=by,
+            at=self.clock.now(),
+            note=reason,
+        )
 
     def poll(self, pending: Any) -> Approval | None:
         count = self.polls.get(pending, 0) + 1
@@ -435,13 +446,14 @@ def test_do_nothing_resolves_as_left_alone_only_when_the_signal_is_benign() -> N
     assert rig.incident("INC-0001").state is IncidentState.ESCALATED
 
 
-def test_a_dry_run_changes_nothing_and_hands_over() -> None:
+def test_a_dry_run_changes_nothing_and_comes_back_for_a_real_answer() -> None:
     rig = make_rig()
-    rig.diplomat.decision = ApprovalDecision.DRY_RUN
+    rig.diplomat.decision = ApprovalDecision.DRY_RUN  # answers "dry run" every time
     rig.cassandra.current = [make_anomaly()]
     rig.tick()
     incident = rig.incident("INC-0001")
-    assert incident.state is IncidentState.ESCALATED
+    # Asked again after the dry run; a second "dry run" is not a yes.
+    assert rig.changes("INC-0001")[-3:] == ["executing", "awaiting_approval", "rejected"]
     assert incident.execution is not None and incident.execution.dry_run
 
 

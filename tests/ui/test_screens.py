@@ -98,6 +98,65 @@ async def test_approval_shows_plan_evidence_forecast_and_options() -> None:
         assert "failover" in options[1]
 
 
+async def test_approval_labels_both_confidences_plainly_and_says_a_failed_fix_is_undone() -> None:
+    request = approval_request()
+    incident = request.incident
+    assert incident.hypothesis is not None
+    modal = ApprovalModal(request, monotonic=FrozenMonotonic(DEADLINE - 60))
+    app = ScreenHost(modal)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        context = plain(modal.query_one("#approval-context"))
+        assert f"{incident.anomaly.confidence:.0%} sure the anomaly is real" in context
+        sections = [plain(w) for w in modal.query(".section")]
+        assert f"Evidence · {incident.hypothesis.confidence:.0%} sure the root cause is right" in (
+            sections
+        )
+        assert "If the fix does not verify, it is undone automatically (approving covers both)" in (
+            plain(modal.query_one("#approval-risk"))
+        )
+        assert "dry run first" in plain(modal.query_one("#approval-keys"))
+
+
+async def test_after_a_dry_run_the_modal_shows_its_findings_and_offers_no_second_one() -> None:
+    from dataclasses import replace
+
+    from qs_tui.models import ExecutionReport, ExecutionStep, StepStatus
+
+    request = approval_request()
+    at = request.incident.opened_at
+    report = ExecutionReport(
+        incident_id=request.incident.id,
+        action=request.plan.chosen.action,
+        service="payment-service",
+        region="us-east-1",
+        dry_run=True,
+        steps=[ExecutionStep(name="pre-check", status=StepStatus.OK, detail="[2 hosts]")],
+        success=True,
+        started_at=at,
+        finished_at=at,
+        summary="dry run: would restart payment-service in us-east-1; nothing changed",
+    )
+    modal = ApprovalModal(
+        replace(request, dry_run=report), monotonic=FrozenMonotonic(DEADLINE - 60)
+    )
+    app = ScreenHost(modal)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        findings = plain(modal.query_one("#approval-dry-run"))
+        assert "dry run: would restart payment-service in us-east-1" in findings
+        assert "pre-check [ok]: [2 hosts]" in findings
+        assert "dry run first" not in plain(modal.query_one("#approval-keys"))
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.results == [] and app.screen is modal
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.results == [ApprovalDecision.APPROVED]
+        assert modal.accepted is True
+        assert request.future.result() is ApprovalDecision.APPROVED
+
+
 async def test_approval_countdown_runs_on_the_injected_clock_and_times_out() -> None:
     clock = FrozenMonotonic(DEADLINE - 45)
     modal = ApprovalModal(approval_request(), monotonic=clock)
@@ -223,8 +282,27 @@ async def test_help_closes_with_escape_or_question_mark(key: str) -> None:
 def test_key_reference_markdown_is_a_table_of_every_key() -> None:
     lines = key_reference_markdown().splitlines()
     assert lines[0] == "| Where | Key | Action |"
-    assert "| Approval | `y` | approve the plan |" in lines
+    assert "| War room | `+ / -` | faster / slower simulated time |" in lines
     assert all(line.startswith("|") and line.endswith("|") for line in lines)
+
+
+def test_every_key_in_the_footer_is_in_the_help_and_the_readme() -> None:
+    from pathlib import Path
+
+    from textual.binding import Binding
+
+    from qs_tui.ui.app import WarRoomApp
+    from qs_tui.ui.screens import KEY_REFERENCE
+
+    helped = " ".join(key for _, keys in KEY_REFERENCE for key, _ in keys).split()
+    for binding in WarRoomApp.BINDINGS:
+        assert isinstance(binding, Binding)
+        shown = binding.key_display or {"question_mark": "?", "slash": "/"}.get(
+            binding.key, binding.key
+        )
+        assert shown in helped, f"{binding.description} ({shown}) is not in the key reference"
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert key_reference_markdown() in readme, "README's key table differs from the help"
 
 
 # ---- fault menu ----------------------------------------------------------------------------

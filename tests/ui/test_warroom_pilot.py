@@ -346,6 +346,8 @@ async def test_help_and_command_palette_list_the_actions(war_room: WarRoom) -> N
         assert modal_name(app) == "HelpScreen"
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Pause / resume", "Inject fault", "Time travel", "Filter services"} <= titles
+        # One way to the key reference, not two ("Help" and Textual's own "Keys").
+        assert "Help" in titles and "Keys" not in titles
 
 
 # ---- layouts -----------------------------------------------------------------------------

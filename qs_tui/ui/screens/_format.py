@@ -84,6 +84,12 @@ def state_badge(state: IncidentState) -> str:
     return f"[bold {STATE_COLOURS[state]}]{words(state.value)}[/]"
 
 
+def percent(share: float) -> str:
+    """A confidence or share in 0..1 as a whole percentage (`0.495` -> `50%`): one format
+    for every confidence the war room shows."""
+    return f"{share:.0%}"
+
+
 def countdown(seconds: float) -> str:
     """Seconds left as `m:ss` (`1:54`), never negative."""
     whole = max(0, int(seconds + 0.999))  # round up: "0:01" until the very last moment

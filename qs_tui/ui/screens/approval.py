@@ -1,4 +1,9 @@
-"""The approval modal: the plan, its evidence, risk and a countdown; `y`, `n` or `d` answers."""
+"""The approval modal: the plan, its evidence, risk and a countdown; `y`, `n` or `d` answers.
+
+A key answers the request at once (`answer_approval`, stamped on the Diplomat's clock), not
+when the modal has closed: an answer is never lost to a quit that follows it, and one given
+after the deadline is refused on the spot.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from qs_tui.agents.diplomat import UNDO_NOTICE, answer_approval, dry_run_findings
 from qs_tui.agents.events import ApprovalRequested
 from qs_tui.models import ApprovalDecision, Plan, RemediationOption
 from qs_tui.ui.screens._format import (
     action_name,
     countdown,
     duration,
+    percent,
     text,
     weight,
     words,
@@ -67,9 +74,10 @@ def options_lines(plan: Plan) -> list[str]:
 class ApprovalModal(ModalScreen[ApprovalDecision]):
     """Asks a human to approve a plan, with a visible countdown to the request's deadline.
 
-    `y` dismisses with APPROVED, `n` with REJECTED, `d` with DRY_RUN; when the countdown
-    reaches zero it dismisses with TIMED_OUT (the pipeline rejects on its own). The modal
-    never blocks the app: messages keep flowing to the screens underneath.
+    `y` answers APPROVED, `n` REJECTED, `d` DRY_RUN (not offered when the request already
+    shows a dry run's findings), and the modal dismisses with that decision; when the
+    countdown reaches zero it dismisses with TIMED_OUT (the pipeline rejects on its own). The
+    modal never blocks the app: messages keep flowing to the screens underneath.
 
     Args:
         request: the pipeline's approval request (incident, plan, deadline).
@@ -150,6 +158,9 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
         self._deferred_decision: ApprovalDecision | None = None
         self.answered_elsewhere = False
         """True when the modal closed because the pipeline settled the request itself."""
+        self.accepted: bool | None = None
+        """None until a key answered; then whether the Diplomat took the answer (False: too
+        late, the request had timed out or was settled)."""
 
     @property
     def incident_id(self) -> str:
@@ -161,6 +172,11 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
         """Seconds until the request times out (never negative)."""
         return max(0.0, self.request.deadline - self._monotonic())
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No second dry run: after one, only a real yes or no is asked for."""
+        second_dry_run = parameters == ("dry_run",) and self.request.dry_run is not None
+        return not (action == "answer" and second_dry_run)
+
     def compose(self) -> ComposeResult:
         request = self.request
         plan = request.plan
@@ -168,7 +184,8 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
         chosen = plan.chosen
         hypothesis = incident.hypothesis
         with Vertical(id="approval-dialog") as dialog:
-            dialog.border_title = f"Approval needed · {incident.id}"
+            again = " after the dry run" if request.dry_run is not None else ""
+            dialog.border_title = f"Approval needed{again} · {incident.id}"
             dialog.border_subtitle = "no answer rejects"
             with Horizontal(id="approval-top"):
                 yield Static(plan_headline(plan), id="approval-headline")
@@ -177,30 +194,42 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
                 yield Static(
                     f"{text(words(incident.kind.value))} on {text(incident.service)} in "
                     f"{text(incident.region)} · detected {incident.anomaly.detected_at:%H:%M:%S}"
-                    f" · detection confidence {incident.anomaly.confidence:.2f}",
+                    f" · [bold]{percent(incident.anomaly.confidence)}[/] sure the anomaly is real",
                     id="approval-context",
                 )
+                if request.dry_run is not None:
+                    yield Static("Dry run findings", classes="section")
+                    yield Static(
+                        "\n".join(text(line) for line in dry_run_findings(request.dry_run)),
+                        id="approval-dry-run",
+                    )
                 yield Static("Why this plan", classes="section")
                 yield Static(text(plan.reason), id="approval-reason")
                 yield Static(
                     f"Risk [bold]{chosen.risk:.2f}[/] · expected recovery "
                     f"[bold]{duration(chosen.expected_recovery_s)}[/] · blast radius: "
-                    f"{text(chosen.blast_radius)}",
+                    f"{text(chosen.blast_radius)}\n"
+                    f"[$text-warning]{text(UNDO_NOTICE.capitalize())}[/]",
                     id="approval-risk",
                 )
                 yield Static("If nothing is done", classes="section")
                 yield Static(self._forecast_markup(), id="approval-forecast")
-                confidence = f" (confidence {hypothesis.confidence:.2f})" if hypothesis else ""
+                confidence = (
+                    f" · {percent(hypothesis.confidence)} sure the root cause is right"
+                    if hypothesis
+                    else ""
+                )
                 yield Static(f"Evidence{confidence}", classes="section")
                 yield Static(self._evidence_markup(), id="approval-evidence")
                 yield Static("Options weighed", classes="section")
                 yield Static("\n".join(options_lines(plan)), id="approval-options")
-            yield Static(
+            keys = (
                 "[bold $background on $success] y [/] approve   "
-                "[bold $background on $error] n [/] reject   "
-                "[bold $background on $accent] d [/] dry run first",
-                id="approval-keys",
+                "[bold $background on $error] n [/] reject"
             )
+            if request.dry_run is None:
+                keys += "   [bold $background on $accent] d [/] dry run first"
+            yield Static(keys, id="approval-keys")
 
     def _forecast_markup(self) -> str:
         plan = self.request.plan
@@ -262,8 +291,12 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
             self._close(ApprovalDecision.TIMED_OUT)
 
     def action_answer(self, decision: str) -> None:
-        """Answer with `approved`, `rejected` or `dry_run`."""
-        self._close(ApprovalDecision(decision))
+        """Answer with `approved`, `rejected` or `dry_run`, at once, then close."""
+        if self._decision_sent or self.answered_elsewhere or self.accepted is not None:
+            return
+        answer = ApprovalDecision(decision)
+        self.accepted = answer_approval(self.request.future, answer, by="keyboard")
+        self._close(answer)
 
     def settled(self, decision: ApprovalDecision) -> None:
         """Close the modal because the pipeline settled the request elsewhere.

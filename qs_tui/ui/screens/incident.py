@@ -16,6 +16,7 @@ from qs_tui.ui.screens._format import (
     action_name,
     clock,
     duration,
+    percent,
     stamp,
     state_badge,
     text,
@@ -138,7 +139,7 @@ class IncidentScreen(Screen[None]):
             f"signal {text(anomaly.signal)} = {anomaly.value:.2f}",
             f"critical at {anomaly.critical_threshold:g}",
             f"onset {clock(anomaly.onset_at)}",
-            f"confidence {anomaly.confidence:.2f}",
+            f"{percent(anomaly.confidence)} sure the anomaly is real",
         ]
         if anomaly.time_to_critical_s is not None:
             details.append(f"time to critical {duration(anomaly.time_to_critical_s)}")
@@ -165,7 +166,7 @@ class IncidentScreen(Screen[None]):
             f"[bold]{text(hypothesis.summary)}[/]",
             f"cause {text(hypothesis.cause)} ({text(hypothesis.cause_kind)}) at "
             f"{text(hypothesis.root_service)} in {text(hypothesis.root_region)} · "
-            f"confidence {hypothesis.confidence:.2f}",
+            f"{percent(hypothesis.confidence)} sure the root cause is right",
         ]
         deploy = hypothesis.suspect_deploy
         if deploy is not None:

@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, Sparkline
 
 from qs_tui.agents.events import MetricsSampled
 from qs_tui.models import Incident
+from qs_tui.sim.topology import region_code
 from qs_tui.ui.widgets.chart import METRIC_KEYS, MetricChart
 
 #: Metrics drawn as sparklines in each row, in column order.
@@ -28,6 +29,20 @@ HISTORY_POINTS = 180
 STATE_CLASSES: dict[str, str] = {"anomalous": "-anomalous", "remediating": "-remediating"}
 
 _STATE_MARK = {"healthy": "●", "anomalous": "▲", "remediating": "◆"}
+
+
+def short_regions(regions: Iterable[str]) -> dict[str, str]:
+    """A short, unambiguous name per region for narrow terminals: `us-east-1` -> `use1`.
+
+    Cutting `us-east-1` and `us-west-2` to `us-…` makes rows read the same; the codes the
+    host names use stay distinct. Regions whose codes would collide keep their full names.
+    """
+    names = sorted(set(regions))
+    codes = {region: region_code(region) for region in names}
+    taken: dict[str, int] = {}
+    for code in codes.values():
+        taken[code] = taken.get(code, 0) + 1
+    return {region: code if taken[code] == 1 else region for region, code in codes.items()}
 
 
 def format_value(metric: str, value: float) -> str:
@@ -46,17 +61,21 @@ class ServiceRow(Horizontal):
     which the pane calls for rows on screen, so a large estate costs little per tick.
     """
 
-    def __init__(self, service: str, region: str) -> None:
+    def __init__(self, service: str, region: str, *, short_region: str | None = None) -> None:
         super().__init__(classes="service-row")
         self.service = service
         self.region_name = region
+        self.short_region = short_region or region
         self.search_text = f"{service} {region}".lower()
         self.state = "healthy"
         self.times: deque[datetime] = deque(maxlen=HISTORY_POINTS)
         self.history: dict[str, deque[float]] = {}
         self.latest: dict[str, float] = {}
         self.dirty = False
-        self._name_label = Label(self._name_text(), classes="name")
+        self._name_label = Label(self._name_text(), classes="name -full")
+        # Narrow terminals show this one instead (CSS): the short region first, so rows stay
+        # distinguishable even when a long service name is cut.
+        self._short_label = Label(self._short_text(), classes="name -short")
         self._sparks = {
             metric: Sparkline([], classes=f"spark {metric}") for metric in SPARK_METRICS
         }
@@ -70,12 +89,16 @@ class ServiceRow(Horizontal):
     def compose(self) -> ComposeResult:
         """Name, sparklines, values."""
         yield self._name_label
+        yield self._short_label
         for metric in SPARK_METRICS:
             yield self._sparks[metric]
             yield self._values[metric]
 
     def _name_text(self) -> str:
         return f"{_STATE_MARK.get(self.state, '●')} {self.service} {self.region_name}"
+
+    def _short_text(self) -> str:
+        return f"{_STATE_MARK.get(self.state, '●')} {self.short_region} {self.service}"
 
     def record(self, at: datetime, values: dict[str, float]) -> None:
         """Keep a new sample (drawn at the next `sync`)."""
@@ -96,6 +119,7 @@ class ServiceRow(Horizontal):
         for name, css_class in STATE_CLASSES.items():
             self.set_class(state == name, css_class)
         self._name_label.update(self._name_text(), layout=False)  # fixed width in CSS
+        self._short_label.update(self._short_text(), layout=False)
 
     def sync(self) -> None:
         """Redraw sparklines and values from the recorded samples (if anything is new)."""
@@ -180,16 +204,23 @@ class ServicesPane(Vertical):
         """Filter, header, rows and the (hidden) chart."""
         yield Input(placeholder="filter services (esc clears)", id="filter")
         with Horizontal(id="services-header"):
-            yield Label(self._header(), classes="name")
-            for title in ("cpu", "memory", "errors", "p95 latency"):
-                yield Label(title, classes="column")
+            yield Label(self._header(), classes="name -full")
+            yield Label("  region · service", classes="name -short")
+            for title, short in (
+                ("cpu", "cpu"),
+                ("memory", "mem"),
+                ("errors", "err"),
+                ("p95", "p95"),
+            ):
+                yield Label(title, classes="column -full")
+                yield Label(short, classes="column -short")
         yield RowList(id="rows")
         with Vertical(id="chart-panel"):
             yield MetricChart(id="chart")
 
     @staticmethod
     def _header() -> str:
-        return "service · region"
+        return "  service · region"
 
     # ---- rows ---------------------------------------------------------------------------
 
@@ -206,7 +237,11 @@ class ServicesPane(Vertical):
             keys: the series, in display order.
             history: earlier samples per series to start the sparklines with.
         """
-        new = [ServiceRow(s, r) for s, r in keys if (s, r) not in self.rows]
+        wanted = list(keys)
+        short = short_regions([r for _, r in wanted] + [r for _, r in self.rows])
+        new = [
+            ServiceRow(s, r, short_region=short[r]) for s, r in wanted if (s, r) not in self.rows
+        ]
         if not new:
             return
         for row in new:
