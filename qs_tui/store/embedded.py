@@ -949,6 +949,50 @@ class EmbeddedStore:
                 del self._tables[name]
                 raise
 
+    def create_index_with(
+        self,
+        name: str,
+        mapping: Mapping[str, Any],
+        documents: list[Any] | pl.DataFrame,
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """Create `name` with `mapping` and write `documents`, all or nothing.
+
+        `documents` are dicts (as `bulk`) or a frame of raw values with one column per
+        document path (as `bulk_frame`). The documents are converted once, before the index
+        exists: when any of them does not fit, nothing is created and the errors come back as
+        `(position, message)` pairs.
+
+        Returns:
+            The number of documents written and the errors (empty when written).
+
+        Raises:
+            StoreError: the name is invalid, the index exists, or the mapping is malformed.
+        """
+        _validate_index_name(name)
+        table = _Table(name, IndexMapping(mapping, index=name))
+        with self._lock:
+            self._check_open()
+            if name in self._tables:
+                raise StoreError("index already exists", f"[{name}] already exists")
+        # The table is private until registered, so converting needs no lock.
+        if isinstance(documents, pl.DataFrame):
+            batch = self._convert_frame(table, documents)
+        else:
+            batch = self._convert_documents(table, documents)
+        if batch.errors:
+            return 0, sorted(batch.errors.items())
+        with self._lock:
+            self._check_open()
+            if name in self._tables:
+                raise StoreError("index already exists", f"[{name}] already exists")
+            self._tables[name] = table
+            try:
+                self._commit(table, batch)
+            except StoreError:
+                del self._tables[name]
+                raise
+        return batch.frame.height, []
+
     def indices(self) -> list[str]:
         """Names of every index, sorted."""
         with self._lock:
