@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     engine = bench_sub.add_parser("engine", help="embedded ES|QL engine against DuckDB")
     engine.add_argument("--docs", type=_positive_int, default=1_000_000)
     engine.add_argument("--seed", type=int, default=7)
+    engine.add_argument(
+        "--ndjson-docs",
+        type=_positive_int,
+        default=None,
+        help="documents in the NDJSON end-to-end case (default: --docs)",
+    )
     scenarios = bench_sub.add_parser("scenarios", help="run every scenario and score the agents")
     scenarios.add_argument("--dir", type=Path, default=None, help="folder of *.toml scenarios")
     scenarios.add_argument("--json", type=Path, default=None, help="write results to FILE")
@@ -360,7 +366,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     if args.bench == "engine":
         from qs_tui.bench.engine import run_engine_bench
 
-        run_engine_bench(docs=args.docs, seed=args.seed, out=out)
+        run_engine_bench(docs=args.docs, seed=args.seed, ndjson_docs=args.ndjson_docs, out=out)
         return 0
     if args.bench == "scenarios":
         from qs_tui.bench.scenarios import run_scenario_bench
@@ -473,7 +479,6 @@ def main(
     err = err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
-    known = _known_errors()
     try:
         settings = Settings.load(env_file=args.env_file)
         if args.command is None:
@@ -484,8 +489,12 @@ def main(
                 data_dir=args.data_dir,
             )
         return COMMANDS[args.command](args, settings, out, err)
-    except known as error:
-        print(f"error: {describe_error(error)}", file=err)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        # Looked up only on failure: some error types live in modules that are slow to import
+        # (the simulator's), which a command like `esql` never needs.
+        if not isinstance(error, _known_errors()):
+            raise
+        print(f"error: {describe_error(error)}", file=err)
+        return 1
