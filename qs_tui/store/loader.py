@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -444,20 +445,29 @@ def read_frame(path: Path, mapping: IndexMapping) -> pl.DataFrame | None:
         schema = _polars_schema(mapping, kinds, leaves)
     except (_Unsuitable, OSError, UnicodeDecodeError):
         return None
-    try:
-        frame = pl.read_ndjson(path, schema=schema)
-    except (pl.exceptions.PolarsError, OSError, ValueError):
-        return None  # a line polars refuses: the per-line path reads it (and names it)
+    # Polars parses without the GIL, so the byte count runs alongside it in a thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counted = pool.submit(_count_strings, path, nulls=False)
+        try:
+            frame = pl.read_ndjson(path, schema=schema)
+        except (pl.exceptions.PolarsError, OSError, ValueError):
+            return None  # a line polars refuses: the per-line path reads it (and names it)
+        finally:
+            error = counted.exception()
+    if error is not None:
+        if isinstance(error, _Unsuitable | OSError):
+            return None
+        raise error
+    strings, _ = counted.result()
     expected = _keys_and_strings(frame)
-    try:
-        strings, _ = _count_strings(path, nulls=False)
-        if strings != expected:
-            # Keys with null values are strings polars shows as nulls: count them (a second
-            # pass, only for files with more strings than the frame accounts for).
+    if strings != expected:
+        # Keys with null values are strings polars shows as nulls: count them (a second
+        # pass, only for files with more strings than the frame accounts for).
+        try:
             strings, null_members = _count_strings(path, nulls=True)
-            expected += null_members
-    except (_Unsuitable, OSError):
-        return None
+        except (_Unsuitable, OSError):
+            return None
+        expected += null_members
     if strings != expected:
         return None  # unmapped keys (or a key given twice): the per-line path decides
     if frame[ID].null_count() == frame.height:
