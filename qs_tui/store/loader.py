@@ -13,7 +13,7 @@ import polars as pl
 
 from qs_tui.esql import types as T
 from qs_tui.store.base import Store, StoreError
-from qs_tui.store.embedded import ID, EmbeddedStore, FieldSpec, IndexMapping
+from qs_tui.store.embedded import DEPTH_LIMIT, ID, EmbeddedStore, FieldSpec, IndexMapping
 
 #: Bulk-API action names; a line `{"index": {...}}` announces the document on the next line.
 _ACTIONS = frozenset({"index", "create"})
@@ -61,6 +61,11 @@ def read_mapping(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         where = _where(path, error.lineno, error.colno)
         raise LoadError(f"{where}: invalid JSON in mapping file: {error.msg}") from None
+    except RecursionError:
+        raise LoadError(
+            f"{path}: the mapping nests too deeply (Elasticsearch allows objects "
+            f"{DEPTH_LIMIT} levels deep: index.mapping.depth.limit)"
+        ) from None
     # `GET <index>/_mapping` answers {"<index>": {"mappings": {...}}}: take the one index.
     if isinstance(body, dict) and len(body) == 1 and not {"mappings", "properties"} & set(body):
         (inner,) = body.values()
@@ -88,11 +93,19 @@ def _action(value: Any) -> str | None:
     return None
 
 
-def read_documents(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+#: Why a line too deep for `json` is rejected: ES's own words for a document past the limit.
+_TOO_DEEP = f"failed to parse: Limit of mapping depth [{DEPTH_LIMIT}] has been exceeded"
+
+
+def read_documents(path: Path) -> tuple[list[dict[str, Any]], list[int], list[tuple[int, str]]]:
     """Parse an NDJSON file into documents and the line number each one came from.
 
     Blank lines are skipped; bulk-API action lines (`{"index": {"_id": "1"}}`) are skipped too,
     and an `_id` they carry becomes the next document's id.
+
+    Returns:
+        The documents, the line of each, and `(line, reason)` for documents rejected as
+        Elasticsearch rejects them per document (nested far deeper than the depth limit).
 
     Raises:
         LoadError: naming file:line:column for invalid JSON, file:line for a line that is not
@@ -100,6 +113,7 @@ def read_documents(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     """
     documents: list[dict[str, Any]] = []
     lines: list[int] = []
+    rejected: list[tuple[int, str]] = []
     pending_id: Any = None
     try:
         handle = path.open(encoding="utf-8")
@@ -115,6 +129,11 @@ def read_documents(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
                 except json.JSONDecodeError as error:
                     where = _where(path, number, error.colno)
                     raise LoadError(f"{where}: invalid JSON: {error.msg}") from None
+                except RecursionError:
+                    # Deeper than `json` can go is far past ES's depth limit: one bad document.
+                    rejected.append((number, _TOO_DEEP))
+                    pending_id = None
+                    continue
                 action = _action(value)
                 if action in _UNSUPPORTED_ACTIONS:
                     raise LoadError(
@@ -136,7 +155,7 @@ def read_documents(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
                 lines.append(number)
         except UnicodeDecodeError as error:
             raise LoadError(f"{path}: data file is not UTF-8 ({error.reason})") from None
-    return documents, lines
+    return documents, lines, rejected
 
 
 def load_index(store: Store, *, index: str, mapping_path: Path, data_path: Path) -> int:
@@ -187,21 +206,24 @@ def _load_lines(
     store: EmbeddedStore, *, index: str, mapping: dict[str, Any], data_path: Path
 ) -> int:
     """`load_index` reading the file one line at a time, as `json` parses it."""
-    documents, lines = read_documents(data_path)
+    documents, lines, rejected = read_documents(data_path)
     try:
-        written, errors = store.create_index_with(index, mapping, documents)
+        if rejected:
+            # Nothing is written when any document is bad: only check the others.
+            written, errors = EmbeddedStore().create_index_with(index, mapping, documents)
+            written = 0
+        else:
+            written, errors = store.create_index_with(index, mapping, documents)
     except StoreError as error:
         raise LoadError(f"cannot load [{index}]: {error}") from None
-    if errors:
-        listed = [
-            f"{_where(data_path, lines[position])}: {message}"
-            for position, message in errors[:_MAX_LISTED]
-        ]
-        more = len(errors) - len(listed)
+    bad = sorted([*rejected, *((lines[position], message) for position, message in errors)])
+    if bad:
+        listed = [f"{_where(data_path, line)}: {message}" for line, message in bad[:_MAX_LISTED]]
+        more = len(bad) - len(listed)
         if more:
             listed.append(f"... and {more} more")
         raise LoadError(
-            f"{len(errors)} document(s) in {data_path} do not fit the mapping of [{index}]:\n"
+            f"{len(bad)} document(s) in {data_path} do not fit the mapping of [{index}]:\n"
             + "\n".join(listed)
         )
     return written

@@ -85,7 +85,7 @@ def load_both(
     loaded = EmbeddedStore()
     written = load_index(loaded, index="t", mapping_path=mapping_path, data_path=data)
     per_line = EmbeddedStore()
-    documents, _ = read_documents(data)
+    documents, _, _ = read_documents(data)
     assert per_line.create_index_with("t", mapping, documents) == (written, [])
     (got,), (expected,) = loaded.resolve("t"), per_line.resolve("t")
     assert got.types == expected.types
