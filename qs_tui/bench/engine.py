@@ -450,11 +450,20 @@ class EndToEnd:
     rows: int
     agree: bool
     detail: str
+    process_cpu_s: float | None = None
+    duckdb_cpu_s: float | None = None
 
     @property
     def ratio(self) -> float:
         """Process time over DuckDB time (the target is at most 3)."""
         return self.process_s / self.duckdb_s if self.duckdb_s > 0 else math.inf
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        """The same in CPU time, which a busy machine does not inflate (both use all cores)."""
+        if self.process_cpu_s is None or not self.duckdb_cpu_s:
+            return None
+        return self.process_cpu_s / self.duckdb_cpu_s
 
     def as_dict(self) -> dict[str, Any]:
         """The numbers `run_engine_bench` returns under `ndjson`."""
@@ -467,7 +476,38 @@ class EndToEnd:
             "rows": self.rows,
             "agree": self.agree,
             "detail": self.detail,
+            "process_cpu_s": self.process_cpu_s,
+            "duckdb_cpu_s": self.duckdb_cpu_s,
+            "cpu_ratio": self.cpu_ratio,
         }
+
+
+def _children_cpu_s() -> float | None:
+    """CPU time of finished child processes so far (None where the platform cannot tell)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Unix
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _best_wall_and_cpu(
+    run: Callable[[], Any], cpu_clock: Callable[[], float | None]
+) -> tuple[float, float | None, Any]:
+    """Best wall seconds, best CPU seconds (by `cpu_clock`) and the last answer of `run`."""
+    best_wall = math.inf
+    best_cpu: float | None = None
+    answer: Any = None
+    for _ in range(REPEATS):
+        cpu_before, started = cpu_clock(), time.perf_counter()
+        answer = run()
+        best_wall = min(best_wall, time.perf_counter() - started)
+        cpu_after = cpu_clock()
+        if cpu_before is not None and cpu_after is not None:
+            used = cpu_after - cpu_before
+            best_cpu = used if best_cpu is None else min(best_cpu, used)
+    return best_wall, best_cpu, answer
 
 
 def _write_ndjson(documents: list[dict[str, Any]], folder: Path) -> tuple[Path, Path]:
@@ -527,7 +567,9 @@ def run_ndjson_end_to_end(data: Path, mapping: Path, *, docs: int, out: TextIO) 
 
     file_mb = data.stat().st_size / 1e6
     print(f"end to end: {docs:,} documents as NDJSON ({file_mb:,.0f} MB) ...", file=out, flush=True)
-    process_ms, ours = _best_of(functools.partial(_esql_process, data, mapping, data.parent))
+    process_s, process_cpu_s, ours = _best_wall_and_cpu(
+        functools.partial(_esql_process, data, mapping, data.parent), _children_cpu_s
+    )
     connection = duckdb.connect()
     connection.execute("SET enable_progress_bar = false")
 
@@ -536,22 +578,30 @@ def run_ndjson_end_to_end(data: Path, mapping: Path, *, docs: int, out: TextIO) 
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    duckdb_ms, expected = _best_of(duckdb_answer)
+    duckdb_s, duckdb_cpu_s, expected = _best_wall_and_cpu(duckdb_answer, time.process_time)
     connection.close()
     agree, detail = compare(ours, expected, NDJSON_REFERENCE)
     result = EndToEnd(
         docs=docs,
         file_mb=file_mb,
-        process_s=process_ms / 1000,
-        duckdb_s=duckdb_ms / 1000,
+        process_s=process_s,
+        duckdb_s=duckdb_s,
         rows=len(ours),
         agree=agree,
         detail=detail,
+        process_cpu_s=process_cpu_s,
+        duckdb_cpu_s=duckdb_cpu_s,
+    )
+    cpu = (
+        ""
+        if result.cpu_ratio is None
+        else f" (CPU time {result.process_cpu_s:.2f} s vs {result.duckdb_cpu_s:.2f} s "
+        f"= {result.cpu_ratio:.2f}x)"
     )
     print(
         f"end to end (NDJSON file -> STATS ... BY BUCKET answer, best of {REPEATS}): "
         f"qs-tui esql process {result.process_s:.2f} s, DuckDB read_json {result.duckdb_s:.2f} s"
-        f" = {result.ratio:.2f}x; answers agree: {'yes' if agree else 'NO: ' + detail}",
+        f" = {result.ratio:.2f}x{cpu}; answers agree: {'yes' if agree else 'NO: ' + detail}",
         file=out,
         flush=True,
     )
