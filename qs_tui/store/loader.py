@@ -393,10 +393,12 @@ def _keys_and_strings(frame: pl.DataFrame) -> int:
     return total
 
 
-def _line_segments(handle: BinaryIO) -> Iterator[tuple[bytes, int, int]]:
+def _line_segments(
+    handle: BinaryIO, block_bytes: int = _CHUNK_BYTES
+) -> Iterator[tuple[bytes, int, int]]:
     """The file as `(buffer, start, end)` runs of whole lines, reading blocks without copying."""
     carry = b""
-    while block := handle.read(_CHUNK_BYTES):
+    while block := handle.read(block_bytes):
         first = 0
         if carry:
             newline = block.find(b"\n")

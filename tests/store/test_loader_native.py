@@ -8,6 +8,7 @@ that the native path is used where it should be, and refused where it would be w
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from polars.testing import assert_frame_equal
 
 from qs_tui.bench.engine import generate_metrics
 from qs_tui.store.embedded import EmbeddedStore, IndexMapping
-from qs_tui.store.loader import LoadError, load_index, read_documents, read_frame
+from qs_tui.store.loader import LoadError, _line_segments, load_index, read_documents, read_frame
 from qs_tui.store.templates import METRICS, spec_for
 
 #: More lines than the native reader samples, so that a shape change can hide after them.
@@ -192,3 +193,12 @@ def test_invalid_json_after_the_sample_is_named_by_line_and_column(tmp_path: Pat
     with pytest.raises(LoadError, match=rf"broken\.ndjson:{PAST_SAMPLE + 1}:26: invalid JSON"):
         load_index(store, index="t", mapping_path=write_mapping(tmp_path, RICH), data_path=data)
     assert store.indices() == []
+
+
+@pytest.mark.parametrize("block_bytes", [1, 2, 3, 7, 64, 10_000])
+def test_the_byte_count_sees_whole_lines_whatever_the_block_size(block_bytes: int) -> None:
+    text = b'{"a": "x"}\n\n{"b": 1}\r\n' + b'{"long": "' + b"y" * 100 + b'"}\n{"tail": 2}'
+    segments = list(_line_segments(io.BytesIO(text), block_bytes))
+    assert b"".join(buffer[start:end] for buffer, start, end in segments) == text
+    for buffer, start, end in segments[:-1]:
+        assert buffer[start:end].endswith(b"\n")  # no line is cut in two
