@@ -25,6 +25,10 @@ Documents are converted the way Elasticsearch indexes them:
   them, `strict` rejects the document, `true` (the default for a new index, as in ES) adds a
   field: booleans -> boolean, integers -> long, fractions -> float, strings that look like
   ISO dates -> date, other strings -> text with a `keyword` multi-field, objects -> object.
+- Elasticsearch's default mapping limits hold, with its errors: `index.mapping.depth.limit`
+  (20) and `index.mapping.total_fields.limit` (1,000 fields, multi-fields and objects). A
+  mapping past them is refused; a document whose dynamic fields or objects would pass them is
+  rejected on its own. Mappings and documents of any depth are handled without recursion.
 
 A document that does not fit its mapping is reported in `BulkResult.errors` with its position
 and field, and not written; the other documents of the batch are written.

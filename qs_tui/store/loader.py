@@ -1,4 +1,9 @@
-"""Load an index into the embedded store from an Elasticsearch mapping file and NDJSON data."""
+"""Load an index into the embedded store from an Elasticsearch mapping file and NDJSON data.
+
+A file is read natively by polars, typed by the mapping (`read_frame`), when that reads it
+exactly as parsing it line by line does; otherwise, and to name the lines of documents that do
+not fit, it is parsed one line at a time (`read_documents`). Both give the same table.
+"""
 
 from __future__ import annotations
 
