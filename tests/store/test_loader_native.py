@@ -109,6 +109,7 @@ def test_every_supported_shape_is_read_natively_and_matches(tmp_path: Path) -> N
     documents[3] = {"name": "only a name", "host": {}, "tags": []}
     documents[4] = {"count": None, "host": None, "tags": ["x", None], "name": "a\nb\u00e9"}
     documents[PAST_SAMPLE - 1] = {"unknown": None, "name": "an unmapped key with a null"}
+    documents[PAST_SAMPLE - 2] = {"name": 'quotes: "x": null, "y":null', "count": None}
     data = write_ndjson(tmp_path / "rich.ndjson", documents)
     with_blank_lines = data.read_text().replace("\n", "\n\n  \r\n", 3)
     data.write_text(with_blank_lines)
@@ -120,6 +121,7 @@ def test_every_supported_shape_is_read_natively_and_matches(tmp_path: Path) -> N
     assert rows[1]["name.raw"] == rows[1]["name"] == "Café line 1\ttab"
     assert index.types["where"] == "unsupported" and rows[0]["where"] is None
     assert rows[10]["_id"] == "doc-10"
+    assert rows[PAST_SAMPLE - 2]["name"] == 'quotes: "x": null, "y":null'
 
 
 @pytest.mark.parametrize(
@@ -131,7 +133,9 @@ def test_every_supported_shape_is_read_natively_and_matches(tmp_path: Path) -> N
         ({"host.name": "dotted"}, "a dotted key fills host.name"),
         ({"tags": "scalar"}, "a list field given one value"),
         ({"count": "12"}, "a number given as text"),
-        ({"name": 'say "hi"'}, "an escaped quote"),
+        ({"name": "C:\\temp"}, "an escaped backslash"),
+        ({"name": 'say "x": null', "surprise": 1}, "an unknown key beside an escaped quote"),
+        ({"name": 'say "x": null', "extra": [None, 1]}, "and with a null among its values"),
         ({"name": 5}, "a number for a text field"),
         ({"host": [{"name": "a"}, {"name": "b"}]}, "an array of objects"),
         ('{"index": {"_id": "x"}}', "a bulk action line"),
