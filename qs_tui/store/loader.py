@@ -507,4 +507,7 @@ def read_frame(path: Path, mapping: IndexMapping) -> pl.DataFrame | None:
         return None  # unmapped keys (or a key given twice): the per-line path decides
     if frame[ID].null_count() == frame.height:
         frame = frame.drop(ID)
-    return _flatten_structs(frame).with_columns(pl.col(pl.Categorical).cast(pl.String))
+    # One chunk per column, as the per-line path builds them: aggregates then add up floats
+    # in the same order, so answers match to the last bit.
+    frame = _flatten_structs(frame).with_columns(pl.col(pl.Categorical).cast(pl.String))
+    return frame.rechunk()

@@ -91,6 +91,8 @@ def load_both(
     (got,), (expected,) = loaded.resolve("t"), per_line.resolve("t")
     assert got.types == expected.types
     assert_frame_equal(got.frame, expected.frame)
+    # Same layout too, so that float aggregates add up in the same order.
+    assert got.frame.n_chunks("all") == expected.frame.n_chunks("all")
     assert loaded.get_mapping("t") == per_line.get_mapping("t")
     return loaded
 
