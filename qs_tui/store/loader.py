@@ -258,8 +258,7 @@ _RAW_DTYPES: dict[str, pl.DataType] = {
 }
 # A `\uD800`-`\uDFFF` escape: Python keeps a lone surrogate, polars does not.
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
+#: The Python types of JSON scalars (what a list may hold on the native path).
 _SCALARS = (str, int, float, bool)
 
 
