@@ -57,14 +57,22 @@ def _parse_instant(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, *, minimum: int) -> int:
     try:
         value = int(text.replace("_", "").replace(",", ""))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a number of at least {minimum}, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, minimum=1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, minimum=0)
 
 
 def _positive_float(text: str) -> float:
@@ -289,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     engine.add_argument(
         "--seed", type=int, default=7, metavar="N", help="seed for the generated data (default: 7)"
+    )
+    engine.add_argument(
+        "--ndjson-docs",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="documents in the NDJSON end-to-end case (default: --docs; 0 skips it)",
     )
     scenarios = _command(
         bench_sub, "scenarios", "run every scenario headless and score the agents on each"
@@ -565,7 +580,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     if args.bench == "engine":
         from qs_tui.bench.engine import run_engine_bench
 
-        run_engine_bench(docs=args.docs, seed=args.seed, out=out)
+        run_engine_bench(docs=args.docs, seed=args.seed, ndjson_docs=args.ndjson_docs, out=out)
         return 0
     if args.bench == "scenarios":
         from qs_tui.bench.scenarios import run_scenario_bench
@@ -705,7 +720,6 @@ def main(
     """
     out = out or sys.stdout
     err = err or sys.stderr
-    known = _known_errors()
     settings: Settings | None = None
     try:
         try:
@@ -725,9 +739,6 @@ def main(
                 data_dir=args.data_dir,
             )
         return COMMANDS[args.command](args, settings, out, err)
-    except known as error:
-        print(f"error: {_redacted(describe_error(error), settings)}", file=err)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -737,7 +748,14 @@ def main(
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except OSError as error:
+    except Exception as error:
+        # The error types that are the user's to fix are looked up only on failure: some live
+        # in modules that are slow to import (the simulator's), which `esql` never needs.
+        if isinstance(error, _known_errors()):
+            print(f"error: {_redacted(describe_error(error), settings)}", file=err)
+            return 1
+        if not isinstance(error, OSError):
+            return _last_resort(error, settings, err)
         # A file or directory the user named cannot be used (`--json /missing/out.json`).
         where = f"{error.filename}: " if error.filename else ""
         reason = error.strerror or str(error)
@@ -746,19 +764,22 @@ def main(
     except (SystemExit, GeneratorExit):
         raise
     except BaseException as error:
-        # The last resort: one line, secrets masked, never a traceback that could print a
-        # password from a message or a URL; QS_DEBUG=1 shows the traceback for a bug report.
-        # BaseException, because a panic inside a native library (polars' PanicException)
-        # is not an Exception.
-        if settings is not None and settings.debug:
-            raise
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        print(
-            f"error: unexpected {type(error).__name__}: {_redacted(first_line, settings)} "
-            "(a bug: run again with QS_DEBUG=1 for the traceback and report it)",
-            file=err,
-        )
-        return 1
+        # A panic inside a native library (polars' PanicException) is not an Exception.
+        return _last_resort(error, settings, err)
+
+
+def _last_resort(error: BaseException, settings: Settings | None, err: TextIO) -> int:
+    """One line, secrets masked, never a traceback that could print a password from a
+    message or a URL; QS_DEBUG=1 shows the traceback for a bug report."""
+    if settings is not None and settings.debug:
+        raise error
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    print(
+        f"error: unexpected {type(error).__name__}: {_redacted(first_line, settings)} "
+        "(a bug: run again with QS_DEBUG=1 for the traceback and report it)",
+        file=err,
+    )
+    return 1
 
 
 def _redacted(text: str, settings: Settings | None) -> str:

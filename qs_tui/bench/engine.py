@@ -4,14 +4,22 @@ Generates seeded metric documents and measures bulk ingest into an in-memory
 `EmbeddedStore`; then times each metrics query of the library (`esql/*.esql`) on the embedded
 engine and the same aggregation as hand-written DuckDB SQL over the same rows, and checks that
 both answers agree. Every timing is the best of three; DuckDB's load is not timed.
+
+Last, end to end: the documents as an NDJSON file, answered by a whole `qs-tui esql --index
+--mapping --data` process (start, load, query, print) against DuckDB's `read_json` and the
+same aggregation in this process.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
+import os
 import random
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +34,7 @@ from qs_tui.esql.errors import EsqlError
 from qs_tui.queries import QueryFile, all_queries
 from qs_tui.store.base import StoreError
 from qs_tui.store.embedded import EmbeddedStore
-from qs_tui.store.templates import METRICS
+from qs_tui.store.templates import METRICS, spec_for
 
 #: The benchmark's clock: the data ends here, and `NOW()` is fixed to it.
 END = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
@@ -75,6 +83,21 @@ class Reference:
     keys: tuple[str, ...]
     loose: frozenset[str] = field(default_factory=frozenset)
 
+
+#: The end-to-end case: NDJSON file -> one `STATS ... BY BUCKET(...)` answer.
+NDJSON_INDEX = "bench-metrics"
+NDJSON_QUERY = (
+    f"FROM {NDJSON_INDEX} | STATS avg_cpu = AVG(cpu_percent), max_memory = MAX(memory_percent), "
+    "n = COUNT(*) BY hour = BUCKET(@timestamp, 1 hour) | SORT hour | LIMIT 10000"
+)
+NDJSON_REFERENCE = Reference(
+    sql="""
+    SELECT AVG(cpu_percent) AS avg_cpu, MAX(memory_percent) AS max_memory, COUNT(*) AS n,
+           (epoch_ms("@timestamp") // 3600000) * 3600000 AS hour
+    FROM read_json(?) GROUP BY hour ORDER BY hour LIMIT 10000
+    """,
+    keys=("hour",),
+)
 
 # Hand-written DuckDB SQL for the queries in esql/. Time is `ts_ms` (epoch milliseconds) and
 # parameters are epoch milliseconds too; the SQL mirrors each query's ES|QL step by step.
@@ -416,20 +439,194 @@ def _duckdb_rows(connection: Any, sql: str, params: dict[str, Any]) -> list[dict
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def run_engine_bench(*, docs: int = 1_000_000, seed: int = 7, out: TextIO) -> dict[str, Any]:
+@dataclass
+class EndToEnd:
+    """The NDJSON end-to-end case: whole `qs-tui esql` process against DuckDB's `read_json`."""
+
+    docs: int
+    file_mb: float
+    process_s: float
+    duckdb_s: float
+    rows: int
+    agree: bool
+    detail: str
+    process_cpu_s: float | None = None
+    duckdb_cpu_s: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        """Process time over DuckDB time (the target is at most 3)."""
+        return self.process_s / self.duckdb_s if self.duckdb_s > 0 else math.inf
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        """The same in CPU time, which a busy machine does not inflate (both use all cores)."""
+        if self.process_cpu_s is None or not self.duckdb_cpu_s:
+            return None
+        return self.process_cpu_s / self.duckdb_cpu_s
+
+    def as_dict(self) -> dict[str, Any]:
+        """The numbers `run_engine_bench` returns under `ndjson`."""
+        return {
+            "docs": self.docs,
+            "file_mb": self.file_mb,
+            "process_s": self.process_s,
+            "duckdb_s": self.duckdb_s,
+            "ratio": self.ratio,
+            "rows": self.rows,
+            "agree": self.agree,
+            "detail": self.detail,
+            "process_cpu_s": self.process_cpu_s,
+            "duckdb_cpu_s": self.duckdb_cpu_s,
+            "cpu_ratio": self.cpu_ratio,
+        }
+
+
+def _children_cpu_s() -> float | None:
+    """CPU time of finished child processes so far (None where the platform cannot tell)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Unix
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _best_wall_and_cpu(
+    run: Callable[[], Any], cpu_clock: Callable[[], float | None]
+) -> tuple[float, float | None, Any]:
+    """Best wall seconds, best CPU seconds (by `cpu_clock`) and the last answer of `run`."""
+    best_wall = math.inf
+    best_cpu: float | None = None
+    answer: Any = None
+    for _ in range(REPEATS):
+        cpu_before, started = cpu_clock(), time.perf_counter()
+        answer = run()
+        best_wall = min(best_wall, time.perf_counter() - started)
+        cpu_after = cpu_clock()
+        if cpu_before is not None and cpu_after is not None:
+            used = cpu_after - cpu_before
+            best_cpu = used if best_cpu is None else min(best_cpu, used)
+    return best_wall, best_cpu, answer
+
+
+def _write_ndjson(documents: list[dict[str, Any]], folder: Path) -> tuple[Path, Path]:
+    """The documents as an NDJSON file, and the metrics mapping as a mapping file."""
+    data = folder / "metrics.ndjson"
+    with data.open("w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(document) + "\n" for document in documents)
+    spec = spec_for(METRICS)
+    assert spec is not None  # the templates define qs-metrics
+    mapping = folder / "mapping.json"
+    mapping.write_text(json.dumps({"properties": spec.properties}), encoding="utf-8")
+    return data, mapping
+
+
+def _esql_process(data: Path, mapping: Path, folder: Path) -> list[dict[str, Any]]:
+    """Run `qs-tui esql` on the file in a new Python process; its answer as records."""
+    import qs_tui
+
+    # The child imports this very package, wherever it is (a checkout or site-packages), and
+    # runs in the scratch folder so that no `.env` or cluster settings reach it.
+    root = str(Path(qs_tui.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    command = [
+        sys.executable,
+        "-m",
+        "qs_tui",
+        "esql",
+        "--store",
+        "embedded",
+        "--format",
+        "json",
+        "--index",
+        NDJSON_INDEX,
+        "--mapping",
+        str(mapping),
+        "--data",
+        str(data),
+        NDJSON_QUERY,
+    ]
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchError("qs-tui esql failed in the end-to-end case", last)
+    body = json.loads(done.stdout)
+    names = [column["name"] for column in body["columns"]]
+    return [dict(zip(names, row, strict=True)) for row in body["values"]]
+
+
+def run_ndjson_end_to_end(data: Path, mapping: Path, *, docs: int, out: TextIO) -> EndToEnd:
+    """Time NDJSON file -> answer: a whole `qs-tui esql` process against DuckDB `read_json`.
+
+    Both answer `NDJSON_QUERY` (one `STATS ... BY BUCKET(...)`) from the same file; each is
+    the best of `REPEATS`. DuckDB runs in this process (it is already imported), ours in a new
+    one each time, so ours also pays for starting Python and importing the engine.
+    """
+    import duckdb
+
+    file_mb = data.stat().st_size / 1e6
+    print(f"end to end: {docs:,} documents as NDJSON ({file_mb:,.0f} MB) ...", file=out, flush=True)
+    process_s, process_cpu_s, ours = _best_wall_and_cpu(
+        functools.partial(_esql_process, data, mapping, data.parent), _children_cpu_s
+    )
+    connection = duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")
+
+    def duckdb_answer() -> list[dict[str, Any]]:
+        cursor = connection.execute(NDJSON_REFERENCE.sql, [str(data)])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    duckdb_s, duckdb_cpu_s, expected = _best_wall_and_cpu(duckdb_answer, time.process_time)
+    connection.close()
+    agree, detail = compare(ours, expected, NDJSON_REFERENCE)
+    result = EndToEnd(
+        docs=docs,
+        file_mb=file_mb,
+        process_s=process_s,
+        duckdb_s=duckdb_s,
+        rows=len(ours),
+        agree=agree,
+        detail=detail,
+        process_cpu_s=process_cpu_s,
+        duckdb_cpu_s=duckdb_cpu_s,
+    )
+    cpu = (
+        ""
+        if result.cpu_ratio is None
+        else f" (CPU time {result.process_cpu_s:.2f} s vs {result.duckdb_cpu_s:.2f} s "
+        f"= {result.cpu_ratio:.2f}x)"
+    )
+    print(
+        f"end to end (NDJSON file -> STATS ... BY BUCKET answer, best of {REPEATS}): "
+        f"qs-tui esql process {result.process_s:.2f} s, DuckDB read_json {result.duckdb_s:.2f} s"
+        f" = {result.ratio:.2f}x{cpu}; answers agree: {'yes' if agree else 'NO: ' + detail}",
+        file=out,
+        flush=True,
+    )
+    return result
+
+
+def run_engine_bench(
+    *, docs: int = 1_000_000, seed: int = 7, ndjson_docs: int | None = None, out: TextIO
+) -> dict[str, Any]:
     """Measure ingest and the detection queries; print a table to `out` and return the numbers.
 
     Args:
         docs: how many metric documents to generate and ingest.
         seed: the generator's seed.
+        ndjson_docs: how many documents the NDJSON end-to-end case loads (`docs` if None;
+            0 skips it).
         out: where the report goes.
 
     Returns:
         `docs`, `seed`, `ingest_s`, `ingest_cpu_s`, `ingest_docs_per_s` (documents as dicts),
         `frame_ingest_docs_per_s` (the same rows as a polars frame), `queries` (one dict per
         query with
-        `name`, `engine_ms`, `duckdb_ms`, `ratio`, `rows`, `agree`, `detail`) and
-        `all_agree`.
+        `name`, `engine_ms`, `duckdb_ms`, `ratio`, `rows`, `agree`, `detail`),
+        `all_agree`, and `ndjson` (`docs`, `file_mb`, `process_s`, `duckdb_s`, `ratio`,
+        `rows`, `agree`, `detail` of the end-to-end case, or None when skipped).
 
     Raises:
         BenchError: DuckDB is not installed (`pip install 'qs-tui[bench]'`).
@@ -441,10 +638,34 @@ def run_engine_bench(*, docs: int = 1_000_000, seed: int = 7, out: TextIO) -> di
             "DuckDB is not installed",
             "the engine benchmark compares against DuckDB: pip install 'qs-tui[bench]'",
         ) from None
+    ndjson_docs = docs if ndjson_docs is None else ndjson_docs
     print(f"generating {docs:,} metric documents (seed {seed}) ...", file=out, flush=True)
     documents = generate_metrics(docs, seed=seed)
     first = datetime.fromisoformat(documents[0]["@timestamp"]) if documents else END
+    # The NDJSON file is written now, while the documents exist, and read last.
+    scratch = tempfile.TemporaryDirectory(prefix="qs-bench-ndjson-")
+    try:
+        files = None
+        if ndjson_docs:
+            same = ndjson_docs == docs
+            files = _write_ndjson(
+                documents if same else generate_metrics(ndjson_docs, seed=seed), Path(scratch.name)
+            )
+        numbers = _engine_bench(documents, first=first, seed=seed, out=out)
+        del documents
+        end_to_end = (
+            None if files is None else run_ndjson_end_to_end(*files, docs=ndjson_docs, out=out)
+        )
+    finally:
+        scratch.cleanup()
+    numbers["ndjson"] = None if end_to_end is None else end_to_end.as_dict()
+    return numbers
 
+
+def _engine_bench(
+    documents: list[dict[str, Any]], *, first: datetime, seed: int, out: TextIO
+) -> dict[str, Any]:
+    """Ingest and the detection queries (see `run_engine_bench`); empties `documents`."""
     # Best of REPEATS, as for the queries: each round ingests into a fresh store, and the last
     # one is kept for querying.
     ingest_s = ingest_cpu_s = math.inf
@@ -455,7 +676,7 @@ def run_engine_bench(*, docs: int = 1_000_000, seed: int = 7, out: TextIO) -> di
         # CPU time too: on a busy machine the wall clock also counts waiting for a core.
         ingest_cpu_s = min(ingest_cpu_s, time.process_time() - started_cpu)
         ingest_s = min(ingest_s, time.perf_counter() - started)
-    del documents
+    documents.clear()  # the store holds them now: free the dicts before the queries run
     if result.errors:
         raise BenchError("benchmark data rejected", result.errors[0])
     docs_per_s = result.written / ingest_s if ingest_s > 0 else math.inf

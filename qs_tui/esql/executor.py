@@ -269,6 +269,8 @@ class Executor:
                 raise unsupported_error(f"metadata field [{name}] is not supported", command)
         field_types: dict[str, str] = {}
         multi: set[str] = set()
+        # A frame's schema is rebuilt on every access: read it once per index, not per field.
+        schemas = {index.name: index.frame.schema for index in indices.values()}
         for index in indices.values():
             for name, kind in index.types.items():
                 if name.startswith("_"):
@@ -281,7 +283,7 @@ class Executor:
                         field_types[name] = t.KEYWORD
                     else:
                         field_types[name] = t.UNSUPPORTED  # ES: conflicting mapping types
-                if name in index.frame.columns and isinstance(index.frame.schema[name], pl.List):
+                if isinstance(schemas[index.name].get(name), pl.List):
                     multi.add(name)
         # ES lists an index's fields in alphabetical order; metadata follows as requested.
         ordered = sorted(field_types)
@@ -289,9 +291,11 @@ class Executor:
         for index in indices.values():
             exprs: list[pl.Expr] = []
             for name in ordered:
-                exprs.append(_field_expr(index, name, field_types[name], name in multi))
+                exprs.append(
+                    _field_expr(schemas[index.name], name, field_types[name], name in multi)
+                )
             exprs.append(pl.lit(index.name, dtype=pl.String).alias("_index"))
-            if "_id" in index.frame.columns:
+            if "_id" in schemas[index.name]:
                 exprs.append(pl.col("_id").cast(pl.String))
             else:
                 exprs.append(pl.lit(None, dtype=pl.String).alias("_id"))
@@ -628,13 +632,16 @@ class Executor:
             for name in sorted(lookup.types)
             if name not in command.on and not name.startswith("_")
         ]
-        right_exprs = [_field_expr(lookup, key, frame.types[key], False) for key in command.on]
+        lookup_schema = lookup.frame.schema
+        right_exprs = [
+            _field_expr(lookup_schema, key, frame.types[key], False) for key in command.on
+        ]
         right_exprs += [
             _field_expr(
-                lookup,
+                lookup_schema,
                 name,
                 lookup.types[name],
-                isinstance(lookup.frame.schema.get(name), pl.List),
+                isinstance(lookup_schema.get(name), pl.List),
             )
             for name in added
         ]
@@ -709,14 +716,15 @@ def _name_error(message: str, name: str, command: ast.Command) -> EsqlExecutionE
     return _ColumnNameError(message, name, line=line, column=column)
 
 
-def _field_expr(index: IndexData, name: str, kind: str, multi: bool) -> pl.Expr:
-    """Column `name` of an index cast to the engine's dtype for `kind` (nulls when absent)."""
+def _field_expr(schema: pl.Schema, name: str, kind: str, multi: bool) -> pl.Expr:
+    """Column `name` of an index (`schema`: its frame's) cast to the engine's dtype for `kind`
+    (nulls when absent)."""
     dtype = esql_dtype(kind)
     target: pl.DataType = pl.List(dtype) if multi and kind != t.UNSUPPORTED else dtype
-    if name not in index.frame.columns or kind == t.UNSUPPORTED:
+    if name not in schema or kind == t.UNSUPPORTED:
         return pl.lit(None, dtype=target).alias(name)
     column = pl.col(name)
-    present = index.frame.schema[name]
+    present = schema[name]
     if multi and not isinstance(present, pl.List):
         wrapped = pl.concat_list([column.cast(dtype)])
         return pl.when(column.is_null()).then(None).otherwise(wrapped).alias(name)

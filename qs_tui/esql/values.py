@@ -139,8 +139,9 @@ def frame_to_values(frame: pl.DataFrame, types: Mapping[str, str]) -> list[list[
         return [[] for _ in range(frame.height)]
     schema = frame.schema
     converted = frame.select([_json_expr(name, types[name], schema[name]) for name in names])
+    converted_schema = converted.schema  # rebuilt on each access: once, not per column
     list_columns = [
-        index for index, name in enumerate(names) if isinstance(converted.schema[name], pl.List)
+        index for index, name in enumerate(names) if isinstance(converted_schema[name], pl.List)
     ]
     rows = [list(row) for row in converted.iter_rows()]
     if list_columns:

@@ -25,6 +25,10 @@ Documents are converted the way Elasticsearch indexes them:
   them, `strict` rejects the document, `true` (the default for a new index, as in ES) adds a
   field: booleans -> boolean, integers -> long, fractions -> float, strings that look like
   ISO dates -> date, other strings -> text with a `keyword` multi-field, objects -> object.
+- Elasticsearch's default mapping limits hold, with its errors: `index.mapping.depth.limit`
+  (20) and `index.mapping.total_fields.limit` (1,000 fields, multi-fields and objects). A
+  mapping past them is refused; a document whose dynamic fields or objects would pass them is
+  rejected on its own. Mappings and documents of any depth are handled without recursion.
 
 A document that does not fit its mapping is reported in `BulkResult.errors` with its position
 and field, and not written; the other documents of the batch are written.
@@ -119,64 +123,124 @@ class FieldSpec:
         return T.polars_dtype(self.esql_type)
 
 
+#: Elasticsearch's default `index.mapping.depth.limit`: an object path holds at most 19 dots.
+DEPTH_LIMIT = 20
+#: Elasticsearch's default `index.mapping.total_fields.limit` (fields, multi-fields, objects).
+TOTAL_FIELDS_LIMIT = 1000
+
+
+def _depth(path: str) -> int:
+    """An object's depth as Elasticsearch measures it: root fields are at 1, `a` at 2."""
+    return path.count(".") + 2
+
+
 class IndexMapping:
     """A parsed mapping: leaf fields by dotted name, object paths and `dynamic` settings.
+
+    Parsing is iterative and linear in the number of fields, and enforces Elasticsearch's
+    `index.mapping.depth.limit` and `index.mapping.total_fields.limit` with its own errors.
 
     Args:
         body: `{"properties": {...}}`, optionally with `dynamic`.
         index: the index name, for error messages.
+        depth_limit: deepest object depth allowed (root fields are at depth 1).
+        total_fields_limit: most fields, multi-fields and objects the mapping may hold.
 
     Raises:
-        StoreError: the mapping is not shaped like an Elasticsearch mapping.
+        StoreError: the mapping is not shaped like an Elasticsearch mapping, or exceeds a limit
+            (`illegal_argument_exception`, as Elasticsearch answers).
     """
 
-    def __init__(self, body: Mapping[str, Any], *, index: str) -> None:
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        *,
+        index: str,
+        depth_limit: int = DEPTH_LIMIT,
+        total_fields_limit: int = TOTAL_FIELDS_LIMIT,
+    ) -> None:
         if not isinstance(body, Mapping):
             raise StoreError("invalid mapping", f"index {index}: the mapping must be an object")
         self.index = index
-        self.properties: dict[str, Any] = copy.deepcopy(dict(body.get("properties") or {}))
+        self.depth_limit = depth_limit
+        self.total_fields_limit = total_fields_limit
         self.dynamic = _dynamic_setting(body.get("dynamic", "true"), index=index, path="")
         self.fields: dict[str, FieldSpec] = {}
         self.objects: dict[str, str] = {"": self.dynamic}
-        self._parse(self.properties, "", self.dynamic)
+        # The depth is checked before the (recursive) copy, so that it can never be too deep.
+        self._parse(body.get("properties") or {}, "", self.dynamic)
+        self._check_total(0)
+        self.properties: dict[str, Any] = copy.deepcopy(dict(body.get("properties") or {}))
 
     def body(self) -> dict[str, Any]:
         """The mapping as Elasticsearch would print it (`{"dynamic": ..., "properties": ...}`)."""
         return {"dynamic": self.dynamic, "properties": copy.deepcopy(self.properties)}
 
-    def _parse(self, properties: Any, prefix: str, dynamic: str) -> None:
-        if not isinstance(properties, Mapping):
-            where = prefix.rstrip(".") or "the root"
+    @property
+    def total_fields(self) -> int:
+        """Fields, multi-fields and objects, as `index.mapping.total_fields.limit` counts."""
+        return len(self.fields) + len(self.objects) - 1
+
+    def _check_total(self, adding: int) -> None:
+        if self.total_fields + adding > self.total_fields_limit:
             raise StoreError(
-                "invalid mapping", f"index {self.index}: `properties` of {where} is not an object"
+                "illegal_argument_exception",
+                f"Limit of total fields [{self.total_fields_limit}] has been exceeded",
             )
-        for key, definition in properties.items():
-            path = prefix + str(key)
-            if not isinstance(definition, Mapping):
+
+    def _parse(self, properties: Any, prefix: str, dynamic: str) -> None:
+        """Add the fields and objects of `properties` (under `prefix`), without recursion."""
+        pending: list[tuple[Any, str, str]] = [(properties, prefix, dynamic)]
+        while pending:
+            properties, prefix, dynamic = pending.pop()
+            if not isinstance(properties, Mapping):
+                where = prefix.rstrip(".") or "the root"
                 raise StoreError(
-                    "invalid mapping", f"index {self.index}: field [{path}] is not an object"
+                    "invalid mapping",
+                    f"index {self.index}: `properties` of {where} is not an object",
                 )
-            kind = definition.get("type", "object" if "properties" in definition else None)
-            if kind is None or kind == "object":
-                child = _dynamic_setting(
-                    definition.get("dynamic", dynamic), index=self.index, path=path
-                )
-                if definition.get("enabled") is False:
-                    child = "false"  # ES keeps a disabled object in _source only
-                self.objects[path] = child
-                self._parse(definition.get("properties") or {}, path + ".", child)
-                continue
-            self._add_leaf(path, str(kind), definition, source=path)
-            for sub, sub_definition in (definition.get("fields") or {}).items():
-                sub_kind = (
-                    sub_definition.get("type") if isinstance(sub_definition, Mapping) else None
-                )
-                if sub_kind is None:
+            # Checked as fields are added, so a huge mapping fails fast, not after parsing.
+            if self.total_fields + len(properties) > self.total_fields_limit:
+                self._check_total(len(properties))
+            for key, definition in properties.items():
+                path = prefix + str(key)
+                if not isinstance(definition, Mapping):
+                    raise StoreError(
+                        "invalid mapping", f"index {self.index}: field [{path}] is not an object"
+                    )
+                kind = definition.get("type", "object" if "properties" in definition else None)
+                if kind is None or kind == "object":
+                    if _depth(path) > self.depth_limit:
+                        raise StoreError(
+                            "illegal_argument_exception",
+                            f"Limit of mapping depth [{self.depth_limit}] has been exceeded due "
+                            f"to object field [{path}]",
+                        )
+                    child = _dynamic_setting(
+                        definition.get("dynamic", dynamic), index=self.index, path=path
+                    )
+                    if definition.get("enabled") is False:
+                        child = "false"  # ES keeps a disabled object in _source only
+                    self.objects[path] = child
+                    pending.append((definition.get("properties") or {}, path + ".", child))
+                    continue
+                self._add_leaf(path, str(kind), definition, source=path)
+                sub_fields = definition.get("fields") or {}
+                if not isinstance(sub_fields, Mapping):
                     raise StoreError(
                         "invalid mapping",
-                        f"index {self.index}: multi-field [{path}.{sub}] has no type",
+                        f"index {self.index}: `fields` of [{path}] is not an object",
                     )
-                self._add_leaf(f"{path}.{sub}", str(sub_kind), sub_definition, source=path)
+                for sub, sub_definition in sub_fields.items():
+                    sub_kind = (
+                        sub_definition.get("type") if isinstance(sub_definition, Mapping) else None
+                    )
+                    if sub_kind is None:
+                        raise StoreError(
+                            "invalid mapping",
+                            f"index {self.index}: multi-field [{path}.{sub}] has no type",
+                        )
+                    self._add_leaf(f"{path}.{sub}", str(sub_kind), sub_definition, source=path)
 
     def _add_leaf(
         self, path: str, kind: str, definition: Mapping[str, Any], *, source: str
@@ -201,16 +265,38 @@ class IndexMapping:
             space_separated=any("yyyy-MM-dd HH:mm:ss" in option for option in formats),
         )
 
+    def dynamic_error(self, path: str, definition: Mapping[str, Any]) -> str | None:
+        """Why a document may not add `path` dynamically (a limit it would exceed), or None."""
+        if definition.get("type") == "object" and _depth(path) > self.depth_limit:
+            return (
+                f"failed to parse: Limit of mapping depth [{self.depth_limit}] has been exceeded "
+                f"due to object field [{path}]"
+            )
+        adding = 1 + len(definition.get("fields") or {})
+        if self.total_fields + adding > self.total_fields_limit:
+            return (
+                f"failed to parse: Limit of total fields [{self.total_fields_limit}] has been "
+                f"exceeded while adding new fields [{adding}]"
+            )
+        return None
+
     def add_dynamic(self, path: str, definition: dict[str, Any]) -> None:
-        """Add a field or object found in a document (dynamic mapping), then re-parse."""
+        """Add a field or object found in a document (dynamic mapping).
+
+        Only the new definition is parsed (not the whole mapping again), so adding fields one
+        by one stays linear. The caller checks `dynamic_error` first.
+        """
         node = self.properties
         *parents, leaf = path.split(".")
         for parent in parents:
             node = node.setdefault(parent, {"properties": {}}).setdefault("properties", {})
         node[leaf] = definition
-        self.fields.clear()
-        self.objects = {"": self.dynamic}
-        self._parse(self.properties, "", self.dynamic)
+        parent_path = path.rpartition(".")[0]
+        self._parse(
+            {leaf: definition},
+            parent_path + "." if parent_path else "",
+            self.objects.get(parent_path, self.dynamic),
+        )
 
     def types(self) -> dict[str, str]:
         """ES|QL type per column, ordered by name as Elasticsearch lists mapped fields."""
@@ -268,11 +354,16 @@ class _Rejected(ValueError):
 
 
 def _flatten(values: Iterable[Any]) -> Iterable[Any]:
-    for value in values:
-        if isinstance(value, list | tuple):
-            yield from _flatten(value)
-        else:
+    """The scalars of nested lists, in order, without recursion (arrays may nest deeply)."""
+    stack = [iter(values)]
+    while stack:
+        for value in stack[-1]:
+            if isinstance(value, list | tuple):
+                stack.append(iter(value))
+                break
             yield value
+        else:
+            stack.pop()
 
 
 def _preview(value: Any) -> str:
@@ -584,12 +675,26 @@ def _hides_booleans(series: pl.Series, values: list[Any]) -> bool:
     return any(type(values[position]) is bool for position in candidates)
 
 
+def _nests(values: list[Any]) -> bool:
+    """Whether any value is an object, or a list holding lists or objects."""
+    for value in values:
+        if isinstance(value, Mapping):
+            return True
+        if isinstance(value, list | tuple) and any(
+            isinstance(item, list | tuple | Mapping) for item in value
+        ):
+            return True
+    return False
+
+
 def _convert_column(
     values: list[Any] | pl.Series, spec: FieldSpec
 ) -> tuple[pl.Series, dict[int, str]]:
     series: pl.Series | None
     if isinstance(values, pl.Series):
         series = values
+    elif _nests(values):
+        series = None  # polars would infer nested types (slowly, when deep): decide one by one
     else:
         try:  # strict type inference: mixed Python types fall through to the slow path
             series = pl.Series(spec.name, values)
@@ -648,10 +753,11 @@ class _Table:
     def align(self, chunk: pl.DataFrame) -> pl.DataFrame:
         """`chunk` with exactly the table's columns: missing ones null, scalars as lists."""
         expressions: list[pl.Expr] = []
+        present = chunk.schema  # rebuilt on each access: read once, not once per field
         for name, dtype in self.schema().items():
-            if name not in chunk.columns:
+            if name not in present:
                 expressions.append(pl.lit(None, dtype=dtype).alias(name))
-            elif isinstance(dtype, pl.List) and not isinstance(chunk.schema[name], pl.List):
+            elif isinstance(dtype, pl.List) and not isinstance(present[name], pl.List):
                 column = pl.col(name)
                 expressions.append(
                     pl.when(column.is_null())
@@ -949,6 +1055,50 @@ class EmbeddedStore:
                 del self._tables[name]
                 raise
 
+    def create_index_with(
+        self,
+        name: str,
+        mapping: Mapping[str, Any],
+        documents: list[Any] | pl.DataFrame,
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """Create `name` with `mapping` and write `documents`, all or nothing.
+
+        `documents` are dicts (as `bulk`) or a frame of raw values with one column per
+        document path (as `bulk_frame`). The documents are converted once, before the index
+        exists: when any of them does not fit, nothing is created and the errors come back as
+        `(position, message)` pairs.
+
+        Returns:
+            The number of documents written and the errors (empty when written).
+
+        Raises:
+            StoreError: the name is invalid, the index exists, or the mapping is malformed.
+        """
+        _validate_index_name(name)
+        table = _Table(name, IndexMapping(mapping, index=name))
+        with self._lock:
+            self._check_open()
+            if name in self._tables:
+                raise StoreError("index already exists", f"[{name}] already exists")
+        # The table is private until registered, so converting needs no lock.
+        if isinstance(documents, pl.DataFrame):
+            batch = self._convert_frame(table, documents)
+        else:
+            batch = self._convert_documents(table, documents)
+        if batch.errors:
+            return 0, sorted(batch.errors.items())
+        with self._lock:
+            self._check_open()
+            if name in self._tables:
+                raise StoreError("index already exists", f"[{name}] already exists")
+            self._tables[name] = table
+            try:
+                self._commit(table, batch)
+            except StoreError:
+                del self._tables[name]
+                raise
+        return batch.frame.height, []
+
     def indices(self) -> list[str]:
         """Names of every index, sorted."""
         with self._lock:
@@ -1067,10 +1217,11 @@ class EmbeddedStore:
                         "[_doc] is not allowed",
                     )
             elif mapping.dynamic == "true":
-                self._unmapped(table, name, frame[name].drop_nulls().head(1).to_list(), errors)
+                self._unmapped(table, name, frame[name].to_list(), errors)
         columns: dict[str, pl.Series] = {}
+        present = set(frame.columns)
         for name, spec in mapping.fields.items():
-            if spec.source not in frame.columns:
+            if spec.source not in present:
                 columns[name] = _nulls(spec, length)
                 continue
             series, column_errors = _convert_column(frame[spec.source], spec)
@@ -1171,13 +1322,24 @@ class EmbeddedStore:
         sample = _first_value(column)
         if sample is None:
             return  # ES maps nothing for null-only fields
-        if isinstance(sample, Mapping):
-            table.mapping.add_dynamic(path, {"type": "object", "properties": {}})
-            if out is not None:
-                self._walk_object(table, path, column, out=out, errors=errors)
+        is_object = isinstance(sample, Mapping)
+        definition = (
+            {"type": "object", "properties": {}} if is_object else _infer_definition(sample)
+        )
+        problem = table.mapping.dynamic_error(path, definition)
+        if problem is not None:
+            # As in ES, each document that would take the mapping past a limit is rejected
+            # (and an object too deep is never walked, so no document can nest without end).
+            for position, value in enumerate(column):
+                if value is not None:
+                    errors.setdefault(position, problem)
             return
-        table.mapping.add_dynamic(path, _infer_definition(sample))
-        if out is not None:
+        table.mapping.add_dynamic(path, definition)
+        if out is None:
+            return
+        if is_object:
+            self._walk_object(table, path, column, out=out, errors=errors)
+        else:
             _merge(out, path, column)
 
     def _assemble(

@@ -21,7 +21,7 @@ from qs_tui.bench.engine import (
 @pytest.fixture(scope="module")
 def report() -> tuple[dict[str, Any], str]:
     out = io.StringIO()
-    numbers = run_engine_bench(docs=20_000, seed=7, out=out)
+    numbers = run_engine_bench(docs=20_000, seed=7, ndjson_docs=5_000, out=out)
     return numbers, out.getvalue()
 
 
@@ -72,6 +72,33 @@ def test_the_table_lists_each_query(report: tuple[dict[str, Any], str]) -> None:
             continue
         assert row.split()[-1] == "yes"
         assert row.split()[-3].endswith("x")
+
+
+def test_the_ndjson_end_to_end_case_runs_a_whole_process_and_agrees_with_duckdb(
+    report: tuple[dict[str, Any], str],
+) -> None:
+    numbers, text = report
+    ndjson = numbers["ndjson"]
+    assert ndjson["docs"] == 5_000 and ndjson["file_mb"] > 0
+    assert ndjson["agree"] is True, ndjson["detail"]
+    # 5,000 samples every 10 s for 24 series: about 35 minutes, so one or two hourly buckets.
+    assert 1 <= ndjson["rows"] <= 2
+    assert ndjson["process_s"] > 0 and ndjson["duckdb_s"] > 0
+    assert ndjson["ratio"] == pytest.approx(ndjson["process_s"] / ndjson["duckdb_s"])
+    # CPU time too (the child's, from the OS): a busy machine inflates wall time only.
+    assert ndjson["process_cpu_s"] > 0 and ndjson["duckdb_cpu_s"] > 0
+    assert ndjson["cpu_ratio"] == pytest.approx(ndjson["process_cpu_s"] / ndjson["duckdb_cpu_s"])
+    assert "end to end: 5,000 documents as NDJSON" in text
+    (line,) = [line for line in text.splitlines() if line.startswith("end to end (NDJSON")]
+    assert f"= {ndjson['ratio']:.2f}x (CPU time " in line
+    assert line.endswith(f"= {ndjson['cpu_ratio']:.2f}x); answers agree: yes")
+
+
+def test_the_end_to_end_case_can_be_skipped() -> None:
+    out = io.StringIO()
+    numbers = run_engine_bench(docs=240, seed=7, ndjson_docs=0, out=out)
+    assert numbers["ndjson"] is None
+    assert "end to end" not in out.getvalue()
 
 
 def test_generated_data_is_seeded_and_ends_at_the_bench_clock() -> None:
