@@ -55,13 +55,34 @@ def execute(query: ast.Query, catalog: Catalog, *, now: datetime | None = None) 
     instant = now if now is not None else datetime.now(UTC)
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
+    executor = Executor(catalog, now=instant)
     try:
-        return Executor(catalog, now=instant).run(query)
-    except pl.exceptions.PolarsError as error:
+        return executor.run(query)
+    except EsqlError:
+        raise
+    except INTERNAL_ERRORS as error:
         # A safety net: the engine should reject bad input before polars sees it, but a user
-        # must never get a polars traceback.
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise EsqlExecutionError(f"query could not be evaluated: {detail}") from None
+        # must never get a traceback, and a polars panic (a BaseException) must not end the
+        # caller's thread. The original stays as the cause, so real bugs remain visible.
+        raise internal_error(error, executor.position) from error
+
+
+# What the engine turns into an `EsqlExecutionError`: every ordinary exception, and the panic
+# polars raises from Rust (`PanicException` derives from BaseException, not Exception).
+INTERNAL_ERRORS: tuple[type[BaseException], ...] = (Exception, pl.exceptions.PanicException)
+
+
+def internal_error(error: BaseException, pos: ast.Pos) -> EsqlExecutionError:
+    """An unexpected failure as a one-line `EsqlExecutionError` located at `pos` (if known)."""
+    text = str(error).strip()
+    detail = text.splitlines()[0] if text else type(error).__name__
+    if isinstance(error, RecursionError):
+        detail = "the query is nested too deeply to evaluate"
+    message = f"query could not be evaluated: {detail}"
+    line, column = pos
+    if line == 0:
+        return EsqlExecutionError(message)
+    return EsqlExecutionError(message, line=line, column=column)
 
 
 @dataclass
@@ -104,6 +125,8 @@ class Executor:
         self.now = now
         self.warnings: list[str] = []
         self._hidden_counter = 0
+        # Where the command being run starts: internal failures are reported there.
+        self.position: ast.Pos = ast.NO_POS
         # Per command with fallible expressions: a one-row frame of failure flags, and checks.
         self._deferred: list[tuple[pl.LazyFrame, list[Check]]] = []
 
@@ -113,6 +136,7 @@ class Executor:
 
     def run(self, query: ast.Query) -> EsqlResult:
         """Run every command in order, add the implicit limit, and convert the result."""
+        self.position = query.source.pos
         if isinstance(query.source, ast.From):
             frame = self._from(query.source)
         elif isinstance(query.source, ast.Row):
@@ -128,9 +152,12 @@ class Executor:
                 raise unsupported_error(
                     f"command [{type(command).__name__.upper()}] is not supported", command
                 )
+            self.position = command.pos
             frame = handler(frame, command)
             if isinstance(command, ast.Limit):
                 has_limit = True
+        # Plans are lazy: a failure while collecting cannot be traced to one command.
+        self.position = query.source.pos
         self._settle(frame)
         frame.lf = frame.lf.head(MAX_LIMIT if has_limit else DEFAULT_LIMIT)
         names = list(frame.types)
