@@ -46,6 +46,20 @@ def compile_aggregate(
 
 
 Register = Callable[[pl.Expr], pl.Expr]
+Builder = Callable[[ast.FunctionCall, ExprCompiler, "pl.Expr | None", bool, Register], Typed]
+
+# Every aggregate, by its ES|QL name; filled by `@aggregate` beside each builder.
+_BUILDERS: dict[str, Builder] = {}
+
+
+def aggregate(name: str) -> Callable[[Builder], Builder]:
+    """Register the decorated function as the builder of the aggregate called `name`."""
+
+    def register(builder: Builder) -> Builder:
+        _BUILDERS[name] = builder
+        return builder
+
+    return register
 
 
 def _arity(node: ast.FunctionCall, low: int, high: int | None = None) -> None:
@@ -64,9 +78,7 @@ def _no_nested_aggregate(node: ast.Expr) -> None:
     while stack:
         current = stack.pop()
         if isinstance(current, ast.FunctionCall):
-            from qs_tui.esql.functions import AGGREGATE_NAMES
-
-            if current.name.upper() in AGGREGATE_NAMES:
+            if current.name.upper() in _BUILDERS:
                 raise execution_error(
                     f"The field names in an aggregate function cannot be aggregates, found "
                     f"[{current.text}]",
@@ -121,6 +133,7 @@ def _require_numeric(node: ast.FunctionCall, value: Typed) -> None:
         )
 
 
+@aggregate("COUNT")
 def _count(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -142,6 +155,7 @@ def _count(
     return Typed(register(counted.cast(pl.Int64)), t.LONG)
 
 
+@aggregate("COUNT_DISTINCT")
 def _count_distinct(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -155,6 +169,7 @@ def _count_distinct(
     return Typed(register(flat.drop_nulls().n_unique().cast(pl.Int64)), t.LONG)
 
 
+@aggregate("SUM")
 def _sum(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -193,6 +208,7 @@ def _numeric_to_double(
     return Typed(register(reduce(_flat(value, condition).cast(pl.Float64))), t.DOUBLE)
 
 
+@aggregate("AVG")
 def _avg(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -223,6 +239,7 @@ def _extreme(
     return Typed(register(flat.min() if smallest else flat.max()), value.type)
 
 
+@aggregate("MIN")
 def _min(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -233,6 +250,7 @@ def _min(
     return _extreme(node, compiler, condition, register, smallest=True)
 
 
+@aggregate("MAX")
 def _max(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -243,6 +261,7 @@ def _max(
     return _extreme(node, compiler, condition, register, smallest=False)
 
 
+@aggregate("MEDIAN")
 def _median(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -253,6 +272,7 @@ def _median(
     return _numeric_to_double(node, compiler, condition, register, pl.Expr.median)
 
 
+@aggregate("PERCENTILE")
 def _percentile(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -272,6 +292,7 @@ def _percentile(
     return Typed(register(flat.quantile(percent / 100, interpolation="linear")), t.DOUBLE)
 
 
+@aggregate("STD_DEV")
 def _std_dev(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -284,6 +305,7 @@ def _std_dev(
     )
 
 
+@aggregate("MEDIAN_ABSOLUTE_DEVIATION")
 def _median_absolute_deviation(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -298,6 +320,7 @@ def _median_absolute_deviation(
     return _numeric_to_double(node, compiler, condition, register, deviation)
 
 
+@aggregate("VALUES")
 def _values(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -314,6 +337,7 @@ def _values(
     return Typed(register(collected), value.type, multi=True)
 
 
+@aggregate("TOP")
 def _top(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -342,6 +366,7 @@ def _top(
     return Typed(register(collected), value.type, multi=True)
 
 
+@aggregate("WEIGHTED_AVG")
 def _weighted_avg(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -367,18 +392,6 @@ def _weighted_avg(
     return Typed(register(result), t.DOUBLE)
 
 
-_BUILDERS = {
-    "COUNT": _count,
-    "COUNT_DISTINCT": _count_distinct,
-    "SUM": _sum,
-    "AVG": _avg,
-    "MIN": _min,
-    "MAX": _max,
-    "MEDIAN": _median,
-    "PERCENTILE": _percentile,
-    "STD_DEV": _std_dev,
-    "VALUES": _values,
-    "TOP": _top,
-    "WEIGHTED_AVG": _weighted_avg,
-    "MEDIAN_ABSOLUTE_DEVIATION": _median_absolute_deviation,
-}
+# The names of every aggregate function, derived from the registered builders: the one list
+# the executor (and anything else that must tell aggregates from scalar functions) reads.
+AGGREGATE_NAMES: frozenset[str] = frozenset(_BUILDERS)

@@ -12,11 +12,10 @@ import polars as pl
 
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
-from qs_tui.esql.aggregates import compile_aggregate
+from qs_tui.esql.aggregates import AGGREGATE_NAMES, compile_aggregate
 from qs_tui.esql.catalog import Catalog, Column, EsqlResult, IndexData
 from qs_tui.esql.errors import EsqlError, EsqlExecutionError
 from qs_tui.esql.functions import (
-    AGGREGATE_NAMES,
     VALUE_PLACEHOLDER,
     Check,
     ColumnInfo,
