@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 
 import polars as pl
@@ -47,6 +49,9 @@ def compile_aggregate(
 
 Register = Callable[[pl.Expr], pl.Expr]
 Builder = Callable[[ast.FunctionCall, ExprCompiler, "pl.Expr | None", bool, Register], Typed]
+
+# Names of the hidden columns that hold constant aggregate arguments.
+_CONSTANT_IDS = itertools.count(1)
 
 # Every aggregate, by its ES|QL name; filled by `@aggregate` beside each builder.
 _BUILDERS: dict[str, Builder] = {}
@@ -99,9 +104,17 @@ def _no_nested_aggregate(node: ast.Expr) -> None:
 def _input(node: ast.FunctionCall, compiler: ExprCompiler, index: int = 0) -> Typed:
     argument = node.args[index]
     _no_nested_aggregate(argument)
+    value = compiler.compile(argument)
+    if value.is_const:
+        # ES aggregates a constant once per row: SUM(2.1) over 100 rows is 210.0 and
+        # COUNT([-1, 0, 3]) is 300. A polars literal inside `agg` is a single value, so the
+        # constant becomes a column of the STATS input first.
+        name = f"\x00const{next(_CONSTANT_IDS)}"
+        compiler.bindings.append((name, value.expr))
+        return Typed(pl.col(name), value.type, value.multi, value.const)
     # A computed argument becomes a column first: polars aggregates plain columns on its
     # fast path, and expressions inside `agg` much more slowly.
-    return compiler.bind(compiler.compile(argument))
+    return compiler.bind(value)
 
 
 def _flat(value: Typed, condition: pl.Expr | None) -> pl.Expr:
@@ -180,6 +193,16 @@ def _sum(
     _arity(node, 1)
     value = _input(node, compiler)
     _require_numeric(node, value)
+    if value.type == t.NULL:
+        return Typed(pl.lit(None), t.NULL)  # SUM(null) is null, of type null
+    if value.is_const and value.type == t.DOUBLE and value.const is not None:
+        # ES sums doubles with compensated (Kahan) summation, so SUM(2.1) over 100 rows is
+        # 210.0; a constant times its row count gives that correctly rounded answer.
+        items = value.const if isinstance(value.const, list) else [value.const]
+        per_row = math.fsum(float(item) for item in items if item is not None)
+        kept = value.expr if condition is None else value.expr.filter(condition)
+        rows = register(kept.count())
+        return Typed(pl.when(rows > 0).then(rows * per_row).otherwise(None), t.DOUBLE)
     flat = _flat(value, condition)
     if value.type == t.DOUBLE:
         result_type = t.DOUBLE

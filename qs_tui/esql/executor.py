@@ -25,6 +25,7 @@ from qs_tui.esql.functions import (
     execution_error,
     is_known_function,
     unsupported_error,
+    where,
 )
 from qs_tui.esql.patterns import dissect_columns, grok_columns
 from qs_tui.esql.values import frame_to_values
@@ -193,6 +194,12 @@ class Executor:
     def _warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def _warn_shadowed(self, name: str, pos: ast.Pos, winner: ast.Pos) -> None:
+        """ES's warning for a STATS output dropped in favour of a later one of the same name."""
+        self._warn(
+            f"{where(pos)}: Field '{name}' shadowed by field at line {winner[0]}:{winner[1]}"
+        )
 
     # -----------------------------------------------------------------------------------------
     # Warnings of failed evaluations
@@ -376,23 +383,55 @@ class Executor:
         return frame
 
     def _stats(self, frame: _Frame, command: ast.Stats) -> _Frame:
-        row_compiler = self._compiler(frame)
         grouped = bool(command.groups)
-        lf = frame.lf
 
-        # Groups: evaluated per row into hidden key columns; a multi-valued key puts the row in
-        # the group of each of its values, as ES does.
-        keys: list[tuple[str, str, Typed]] = []
+        # Groups are evaluated against the input rows. Of several groups with one name the
+        # rightmost wins and the others are not grouped by at all, with ES's warning.
+        group_compiler = self._compiler(frame)
+        compiled_groups: list[tuple[ast.Assignment, Typed]] = []
         for group in command.groups:
-            compiled = row_compiler.compile(group.expr)
+            compiled = group_compiler.compile(group.expr)
             _reject_span(compiled, group.expr)
             if _contains_aggregate(group.expr):
                 raise execution_error(
                     f"grouping key [{group.expr.text}] cannot contain an aggregate function",
                     group.expr,
                 )
-            hidden = self._hidden("group")
-            keys.append((group.name, hidden, compiled))
+            compiled_groups.append((group, compiled))
+        winning_group = {group.name: group for group, _ in compiled_groups}
+        for group, _ in compiled_groups:
+            if winning_group[group.name] is not group:
+                self._warn_shadowed(group.name, group.pos, winning_group[group.name].pos)
+        keys: list[tuple[str, str, Typed]] = [
+            (group.name, self._hidden("group"), compiled)
+            for group, compiled in compiled_groups
+            if winning_group[group.name] is group
+        ]
+        frame.lf = self._bind(frame.lf, group_compiler)
+        self._track(frame, group_compiler.checks)
+        if keys:
+            frame.lf = frame.lf.with_columns(
+                [compiled.expr.alias(hidden) for _, hidden, compiled in keys]
+            )
+
+        # Inside aggregates (and their WHERE) a group's name means the group's expression,
+        # evaluated per row before multi-values are spread over groups: `MAX(l) BY l =
+        # languages` is MAX(languages), and a group shadows an input field of its name.
+        columns = frame.columns()
+        aliases: list[pl.Expr] = []
+        for (name, hidden, compiled), (group, _) in zip(
+            keys,
+            [pair for pair in compiled_groups if winning_group[pair[0].name] is pair[0]],
+            strict=True,
+        ):
+            if isinstance(group.expr, ast.Field) and group.expr.name == name:
+                continue  # the field itself
+            aliases.append(pl.col(hidden).alias(name))
+            columns.pop(name, None)
+            columns[name] = ColumnInfo(compiled.type, compiled.multi)
+        if aliases:
+            frame.lf = frame.lf.with_columns(aliases)
+        row_compiler = ExprCompiler(columns, now=self.now)
 
         agg_exprs: list[pl.Expr] = []
         current_condition: list[pl.Expr | None] = [None]
@@ -413,6 +452,8 @@ class Executor:
 
         group_columns = {name: ColumnInfo(compiled.type, False) for name, _, compiled in keys}
         outer = ExprCompiler(group_columns, now=self.now, aggregate=aggregate)
+        # Of several aggregates with one name the rightmost wins; a group beats them all.
+        winning_aggregate = {agg.name: agg for agg in command.aggregates}
         outputs: list[tuple[str, Typed]] = []
         for agg in command.aggregates:
             current_condition[0] = (
@@ -421,17 +462,36 @@ class Executor:
                 else None
             )
             _reject_unknown_functions(agg.expr)
-            if not _contains_aggregate(agg.expr):
+            if isinstance(agg.expr, ast.Field) and agg.expr.name in group_columns:
+                raise execution_error(
+                    f"grouping key [{agg.expr.name}] already specified in the STATS BY clause",
+                    agg.expr,
+                )
+            outside = _fields_outside_aggregates(agg.expr)
+            for name, node in outside:
+                if name not in group_columns:
+                    raise execution_error(
+                        f"column [{name}] must appear in the STATS BY clause or be used in an "
+                        "aggregate function",
+                        node,
+                    )
+            if not outside and not _contains_aggregate(agg.expr):
                 raise execution_error(
                     f"expected an aggregate function but found [{agg.expr.text}]", agg.expr
                 )
             compiled = outer.compile(agg.expr)
+            if agg.name in winning_group:
+                self._warn_shadowed(agg.name, agg.pos, winning_group[agg.name].pos)
+                continue
+            if winning_aggregate[agg.name] is not agg:
+                self._warn_shadowed(agg.name, agg.pos, winning_aggregate[agg.name].pos)
+                continue
             outputs.append((agg.name, compiled))
         if not command.aggregates and not keys:
             raise execution_error("STATS needs at least one aggregate or grouping", command)
 
-        # Every row expression (keys, aggregate arguments, filters) is compiled: add the
-        # intermediate columns they share, then the keys.
+        # Every row expression (aggregate arguments, filters) is compiled: add the
+        # intermediate columns they share.
         frame.lf = self._bind(frame.lf, row_compiler)
         self._track(frame, row_compiler.checks)
         # Failures of earlier commands and of this one's row expressions are folded into
@@ -443,11 +503,10 @@ class Executor:
             if check.value is not None:
                 agg_exprs.append(pl.col(value).drop_nulls().first().alias(value))
         lf = frame.lf
-        if keys:
-            lf = lf.with_columns([compiled.expr.alias(hidden) for _, hidden, compiled in keys])
-            for _, hidden, compiled in keys:
-                if compiled.multi:
-                    lf = lf.explode(hidden)
+        for _, hidden, compiled in keys:
+            if compiled.multi:
+                # A multi-valued key puts the row in the group of each of its values, as ES.
+                lf = lf.explode(hidden)
 
         if keys:
             hidden_keys = [hidden for _, hidden, _ in keys]
@@ -465,10 +524,8 @@ class Executor:
 
         final: dict[str, tuple[pl.Expr, str, bool]] = {}
         for name, compiled in outputs:
-            final.pop(name, None)
             final[name] = (compiled.expr, compiled.type, compiled.multi)
         for name, hidden, compiled in keys:
-            final.pop(name, None)
             final[name] = (pl.col(hidden), compiled.type, False)
 
         # STATS output is small: materialise it, so that later commands (and their checks)
@@ -791,3 +848,27 @@ def _contains_aggregate(node: ast.Expr) -> bool:
             _contains_aggregate(option) for option in node.options
         )
     return False
+
+
+def _fields_outside_aggregates(node: ast.Expr) -> list[tuple[str, ast.Field]]:
+    """The columns an aggregate expression reads outside its aggregate calls (`f` in
+    `LENGTH(f) + COUNT(*)`): in STATS they must be groups."""
+    found: list[tuple[str, ast.Field]] = []
+    stack: list[ast.Expr] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Field):
+            found.append((current.name, current))
+        elif isinstance(current, ast.FunctionCall):
+            if current.name.upper() not in AGGREGATE_NAMES:
+                stack.extend(current.args)
+        elif isinstance(current, ast.BinaryOp):
+            stack.extend((current.right, current.left))
+        elif isinstance(current, ast.UnaryOp):
+            stack.append(current.operand)
+        elif isinstance(current, ast.Cast | ast.IsNull | ast.Like):
+            stack.append(current.value)
+        elif isinstance(current, ast.InList):
+            stack.append(current.value)
+            stack.extend(current.options)
+    return found
