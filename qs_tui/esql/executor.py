@@ -609,9 +609,13 @@ class Executor:
         return frame
 
     def _drop(self, frame: _Frame, command: ast.Drop) -> _Frame:
-        for pattern in command.patterns:
-            for name in self._match(frame, pattern, command):
-                frame.remove(name)
+        # Every pattern is matched against DROP's input, as ES does: naming a column twice
+        # (`DROP a, a`, `DROP a*, a`) drops it once instead of failing on the second name.
+        dropped = [
+            name for pattern in command.patterns for name in self._match(frame, pattern, command)
+        ]
+        for name in dropped:
+            frame.remove(name)
         return frame
 
     def _rename(self, frame: _Frame, command: ast.Rename) -> _Frame:

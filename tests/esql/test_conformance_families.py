@@ -316,3 +316,62 @@ def test_an_aggregate_reads_the_winning_group_of_a_shadowed_name(check: Checker)
         "Line 1:24: Field 'x' shadowed by field at line 1:69",
         "Line 1:57: Field 'x' shadowed by field at line 1:69",
     ]
+
+
+def test_keep_a_name_twice_the_rightmost_place_wins(check: Checker) -> None:
+    check(
+        "FROM employees | SORT emp_no | KEEP last_name, emp_no, last_name | LIMIT 2",
+        [("emp_no", "integer"), ("last_name", "keyword")],
+        [[10001, "Facello"], [10002, "Simmel"]],
+    )
+    check(
+        "FROM employees | SORT emp_no | KEEP last*name, emp_no, last_name, first_name, last*, "
+        "languages, last_name, gender, last*name | LIMIT 1",
+        [
+            ("emp_no", "integer"),
+            ("first_name", "keyword"),
+            ("languages", "integer"),
+            ("last_name", "keyword"),
+            ("gender", "keyword"),
+        ],
+        [[10001, "Georgi", 2, "Facello", "M"]],
+    )
+
+
+def test_drop_a_name_twice_drops_it_once(check: Checker) -> None:
+    for drop in ("last_name, last_name", "last*name, last*name, last*, last_name"):
+        check(
+            f"FROM employees | SORT emp_no | KEEP emp_no, first_name, last_name | DROP {drop} "
+            "| LIMIT 2",
+            [("emp_no", "integer"), ("first_name", "keyword")],
+            [[10001, "Georgi"], [10002, "Bezalel"]],
+        )
+
+
+def test_rename_two_columns_to_one_name_the_last_prevails(check: Checker) -> None:
+    check("ROW a = 1, b = 2 | RENAME a AS c, b AS c", [("c", "integer")], [[2]])
+    check(
+        "FROM employees | SORT emp_no | KEEP emp_no, last_name | RENAME emp_no AS x, "
+        "last_name AS x | LIMIT 2",
+        [("x", "keyword")],
+        [["Facello"], ["Simmel"]],
+    )
+
+
+def test_renames_apply_one_after_another(check: Checker) -> None:
+    check(
+        "ROW a = 1, b = 2 | RENAME a AS c, c AS d, b AS c",
+        [("d", "integer"), ("c", "integer")],
+        [[1, 2]],
+    )
+    check(
+        'ROW a = "keyword", b = 5 | RENAME a AS temp, b AS a, temp AS b',
+        [("b", "keyword"), ("a", "integer")],
+        [["keyword", 5]],
+    )
+    check(
+        "FROM employees | SORT emp_no | KEEP first_name, last_name | LIMIT 2 "
+        "| RENAME first_name AS x, x AS y, last_name AS x",
+        [("y", "keyword"), ("x", "keyword")],
+        [["Georgi", "Facello"], ["Bezalel", "Simmel"]],
+    )
