@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from typing import Protocol
 
 import polars as pl
 
@@ -47,7 +48,21 @@ def compile_aggregate(
     return builder(node, compiler, condition, grouped, register)
 
 
-Register = Callable[[pl.Expr], pl.Expr]
+class Register(Protocol):
+    """Where a builder puts its aggregations, and reports values that fail to evaluate."""
+
+    def __call__(self, expr: pl.Expr) -> pl.Expr:
+        """Add one aggregation (one value per group); the column that will hold it."""
+        ...
+
+    def fail(self, node: ast.Expr, failed: pl.Expr, exception: str) -> None:
+        """Record that `node` is null with ES's warning on the groups where `failed`
+        (an expression over the aggregated columns) is true."""
+        ...
+
+
+# What ES reports when a long sum leaves the 64-bit range.
+LONG_OVERFLOW = "java.lang.ArithmeticException: long overflow"
 Builder = Callable[[ast.FunctionCall, ExprCompiler, "pl.Expr | None", bool, Register], Typed]
 
 # Names of the hidden columns that hold constant aggregate arguments.
@@ -214,7 +229,14 @@ def _sum(
     # The sum of no values is null in ES|QL, not zero. Two plain aggregations keep polars on
     # its fast path; the null is applied on the aggregated frame.
     total, count = register(flat.sum()), register(flat.count())
-    return Typed(pl.when(count > 0).then(total).otherwise(None), result_type)
+    if result_type != t.LONG:
+        return Typed(pl.when(count > 0).then(total).otherwise(None), result_type)
+    # polars wraps a long sum around silently; ES answers null with a warning. The sum in
+    # doubles is close to the true sum, and a wrapped one is off by a multiple of 2^64.
+    approximate = register(flat.cast(pl.Float64).sum())
+    overflow = (approximate - total.cast(pl.Float64)).abs() > 2.0**62
+    register.fail(node, overflow, LONG_OVERFLOW)
+    return Typed(pl.when((count > 0) & ~overflow).then(total).otherwise(None), result_type)
 
 
 def _numeric_to_double(

@@ -433,13 +433,8 @@ class Executor:
             frame.lf = frame.lf.with_columns(aliases)
         row_compiler = ExprCompiler(columns, now=self.now)
 
-        agg_exprs: list[pl.Expr] = []
         current_condition: list[pl.Expr | None] = [None]
-
-        def register(expr: pl.Expr) -> pl.Expr:
-            hidden = self._hidden("agg")
-            agg_exprs.append(expr.alias(hidden))
-            return pl.col(hidden)
+        register = _Aggregations(self._hidden)
 
         def aggregate(call: ast.FunctionCall) -> Typed:
             return compile_aggregate(
@@ -452,6 +447,8 @@ class Executor:
 
         group_columns = {name: ColumnInfo(compiled.type, False) for name, _, compiled in keys}
         outer = ExprCompiler(group_columns, now=self.now, aggregate=aggregate)
+        register.outer = outer
+        agg_exprs = register.exprs
         # Of several aggregates with one name the rightmost wins; a group beats them all.
         winning_aggregate = {agg.name: agg for agg in command.aggregates}
         outputs: list[tuple[str, Typed]] = []
@@ -755,6 +752,25 @@ class Executor:
         for name in added:
             frame.put(name, lookup.types[name], isinstance(lookup.frame.schema.get(name), pl.List))
         return frame
+
+
+class _Aggregations:
+    """Collects one STATS command's aggregations; failures go to the outer compiler's checks,
+    evaluated over the aggregated frame."""
+
+    def __init__(self, hidden: Callable[[str], str]) -> None:
+        self.exprs: list[pl.Expr] = []
+        self.outer: ExprCompiler | None = None
+        self._hidden = hidden
+
+    def __call__(self, expr: pl.Expr) -> pl.Expr:
+        name = self._hidden("agg")
+        self.exprs.append(expr.alias(name))
+        return pl.col(name)
+
+    def fail(self, node: ast.Expr, failed: pl.Expr, exception: str) -> None:
+        assert self.outer is not None, "aggregates compile through the outer compiler"
+        self.outer.fail(node, failed, exception)
 
 
 class _ColumnNameError(EsqlExecutionError):

@@ -375,3 +375,49 @@ def test_renames_apply_one_after_another(check: Checker) -> None:
         [("y", "keyword"), ("x", "keyword")],
         [["Georgi", "Facello"], ["Bezalel", "Simmel"]],
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. A long SUM that overflows is null with ES's warning
+# ---------------------------------------------------------------------------------------------
+
+
+def _overflow_warnings(place: str, call: str) -> list[str]:
+    return [
+        f"{place}: evaluation of [{call}] failed, treating result as null. "
+        "Only first 20 failures recorded.",
+        f"{place}: java.lang.ArithmeticException: long overflow",
+    ]
+
+
+def test_sum_overflow_and_underflow_are_null_with_warnings(check: Checker) -> None:
+    result = check(
+        "FROM employees\n| WHERE languages == 1\n| LIMIT 2\n"
+        "| EVAL x = languages * 9223372036854775807\n"
+        "| STATS overflow = SUM(x), underflow = SUM(-x)",
+        [("overflow", "long"), ("underflow", "long")],
+        [[None, None]],
+    )
+    assert _warnings(result) == _overflow_warnings("Line 5:20", "SUM(x)") + (
+        _overflow_warnings("Line 5:40", "SUM(-x)")
+    )
+
+
+def test_sum_overflow_only_nulls_the_groups_that_overflow(check: Checker) -> None:
+    result = check(
+        "FROM employees\n| SORT emp_no ASC\n| LIMIT 4\n"
+        "| EVAL group = emp_no % 2, x = CASE(group == 0, 9223372036854775807, 1::long)\n"
+        "| STATS s = SUM(x) BY group\n| SORT group",
+        [("s", "long"), ("group", "integer")],
+        [[None, 0], [2, 1]],
+    )
+    assert _warnings(result) == _overflow_warnings("Line 5:13", "SUM(x)")
+
+
+def test_a_sum_that_fits_is_exact_at_the_edge(check: Checker) -> None:
+    result = check(
+        "ROW x = [9223372036854775806, 1] | MV_EXPAND x | STATS s = SUM(x)",
+        [("s", "long")],
+        [[9223372036854775807]],
+    )
+    assert _warnings(result) == []
