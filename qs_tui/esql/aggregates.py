@@ -12,6 +12,7 @@ import polars as pl
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.functions import (
+    MULTI_VALUE_MESSAGE,
     ExprCompiler,
     Typed,
     esql_dtype,
@@ -61,6 +62,8 @@ class Register(Protocol):
         ...
 
 
+# What ES reports when a division's divisor is zero.
+DIVISION_BY_ZERO = "java.lang.ArithmeticException: / by zero"
 # What ES reports when a long sum leaves the 64-bit range.
 LONG_OVERFLOW = "java.lang.ArithmeticException: long overflow"
 Builder = Callable[[ast.FunctionCall, ExprCompiler, "pl.Expr | None", bool, Register], Typed]
@@ -419,22 +422,46 @@ def _weighted_avg(
     grouped: bool,
     register: Register,
 ) -> Typed:
+    """As ES defines it: the average of a constant number is that constant's own average;
+    with a constant weight it is the plain average of the number's values; otherwise
+    `SUM(number * weight) / SUM(weight)`, where a multi-valued number or weight makes the
+    product null with a warning, and a zero total weight is null with `/ by zero`."""
     _arity(node, 2)
     number = _input(node, compiler)
     weight = _input(node, compiler, 1)
     _require_numeric(node, number)
     _require_numeric(node, weight)
-    if number.multi or weight.multi:
-        raise unsupported_error(f"multi-valued arguments to [{node.text}] are not supported", node)
-    both = number.expr.is_not_null() & weight.expr.is_not_null()
-    keep = both if condition is None else both & condition
-    values = number.expr.cast(pl.Float64).filter(keep)
-    weights = weight.expr.cast(pl.Float64).filter(keep)
-    total_weight = weights.sum()
-    result = (
-        pl.when(total_weight == 0).then(None).otherwise((values * weights).sum() / total_weight)
-    )
-    return Typed(register(result), t.DOUBLE)
+    if number.is_const:
+        items = number.const if isinstance(number.const, list) else [number.const]
+        present = [float(item) for item in items if item is not None]
+        return Typed(pl.lit(math.fsum(present) / len(present) if present else None), t.DOUBLE)
+    if weight.is_const:
+        values = _flat(number, condition).cast(pl.Float64)
+        total, count = register(values.sum()), register(values.count())
+        return Typed(pl.when(count > 0).then(total / count).otherwise(None), t.DOUBLE)
+    value_expr, weight_expr = number.expr, weight.expr
+    multi: pl.Expr | None = None
+    for operand in (number, weight):
+        if operand.multi:
+            many = operand.expr.list.len() > 1
+            multi = many if multi is None else multi | many
+    if number.multi:
+        value_expr = pl.when(number.expr.list.len() == 1).then(number.expr.list.first())
+    if weight.multi:
+        weight_expr = pl.when(weight.expr.list.len() == 1).then(weight.expr.list.first())
+    product = value_expr.cast(pl.Float64) * weight_expr.cast(pl.Float64)
+    if multi is not None:
+        failed = multi if condition is None else multi & condition
+        compiler.fail(node, failed, MULTI_VALUE_MESSAGE)
+    if condition is not None:
+        product = product.filter(condition)
+    weights = _flat(weight, condition).cast(pl.Float64)
+    product_sum, product_count = register(product.sum()), register(product.count())
+    weight_sum, weight_count = register(weights.sum()), register(weights.count())
+    defined = (product_count > 0) & (weight_count > 0)
+    register.fail(node, defined & (weight_sum == 0), DIVISION_BY_ZERO)
+    result = pl.when(defined & (weight_sum != 0)).then(product_sum / weight_sum).otherwise(None)
+    return Typed(result, t.DOUBLE)
 
 
 # The names of every aggregate function, derived from the registered builders: the one list

@@ -421,3 +421,85 @@ def test_a_sum_that_fits_is_exact_at_the_edge(check: Checker) -> None:
         [[9223372036854775807]],
     )
     assert _warnings(result) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. WEIGHTED_AVG with constants and multi-values
+# ---------------------------------------------------------------------------------------------
+
+
+def _failure(place: str, call: str, exception: str) -> list[str]:
+    return [
+        f"{place}: evaluation of [{call}] failed, treating result as null. "
+        "Only first 20 failures recorded.",
+        f"{place}: {exception}",
+    ]
+
+
+MULTI = "java.lang.IllegalArgumentException: single-value function encountered multi-value"
+
+
+def test_weighted_avg_with_a_constant_weight_is_the_average(check: Checker) -> None:
+    check(
+        "FROM employees | STATS w1 = WEIGHTED_AVG(salary, 1), avg = AVG(salary), "
+        "w2 = WEIGHTED_AVG(salary, height) | EVAL w1 = ROUND(w1), avg = ROUND(avg), "
+        "w2 = ROUND(w2)",
+        [("w1", "double"), ("avg", "double"), ("w2", "double")],
+        [[48249.0, 48249.0, 48474.0]],
+    )
+
+
+def test_weighted_avg_of_constants_and_multi_values_with_constant_weight(check: Checker) -> None:
+    check(
+        "ROW v = [1, 2, 3] | STATS w1 = WEIGHTED_AVG(v, 1), w2 = WEIGHTED_AVG([1, 2, 3], 1), "
+        "avg = AVG(v)",
+        [("w1", "double"), ("w2", "double"), ("avg", "double")],
+        [[2.0, 2.0, 2.0]],
+    )
+    check(
+        "ROW x = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] | MV_EXPAND x "
+        "| STATS w1 = WEIGHTED_AVG(x, 1) WHERE x == 5, w2 = WEIGHTED_AVG(x, x) WHERE x == 5, "
+        "w3 = WEIGHTED_AVG(x, 2) WHERE x <= 5, w4 = WEIGHTED_AVG(x, x) WHERE x > 5, "
+        "w6 = WEIGHTED_AVG([1, 2, 3], 1) WHERE x == 5",
+        [("w1", "double"), ("w2", "double"), ("w3", "double"), ("w4", "double"), ("w6", "double")],
+        [[5.0, 5.0, 3.0, 8.25, 2.0]],
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "place", "call"),
+    [
+        (
+            "ROW v = [1, 2, 3], w = [1, 2, 3]\n| STATS w_avg = WEIGHTED_AVG(v, w)",
+            "Line 2:17",
+            "WEIGHTED_AVG(v, w)",
+        ),
+        (
+            "FROM employees\n| EVAL w = [1, 2, 3]\n| STATS w_avg = WEIGHTED_AVG(salary, w)",
+            "Line 3:17",
+            "WEIGHTED_AVG(salary, w)",
+        ),
+        (
+            "FROM employees\n| WHERE emp_no == 10002 OR emp_no == 10003\n"
+            "| STATS w_avg = WEIGHTED_AVG(salary_change, height)",
+            "Line 3:17",
+            "WEIGHTED_AVG(salary_change, height)",
+        ),
+    ],
+)
+def test_weighted_avg_of_multi_values_is_null_with_a_warning(
+    check: Checker, query: str, place: str, call: str
+) -> None:
+    result = check(query, [("w_avg", "double")], [[None]])
+    assert _warnings(result) == _failure(place, call, MULTI)
+
+
+def test_weighted_avg_with_zero_total_weight_is_null_with_a_warning(check: Checker) -> None:
+    result = check(
+        "FROM employees\n| EVAL w = 0\n| STATS w_avg = WEIGHTED_AVG(salary, w)",
+        [("w_avg", "double")],
+        [[None]],
+    )
+    assert _warnings(result) == _failure(
+        "Line 3:17", "WEIGHTED_AVG(salary, w)", "java.lang.ArithmeticException: / by zero"
+    )

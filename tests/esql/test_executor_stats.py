@@ -179,7 +179,9 @@ def test_values_top_and_weighted_avg() -> None:
         ("one", "integer"),
         ("w", "double"),
     ]
-    assert result.values == [[["eu", "us"], [7, 5], 1, (50 + 140 + 50) / 13]]
+    # ES computes WEIGHTED_AVG as SUM(number * weight) / SUM(weight): a weight whose number
+    # is null still counts in the total weight.
+    assert result.values == [[["eu", "us"], [7, 5], 1, (50 + 140 + 50) / 15]]
 
 
 def test_bucket_by_time_span() -> None:
