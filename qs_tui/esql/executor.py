@@ -13,6 +13,7 @@ import polars as pl
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.aggregates import AGGREGATE_NAMES, compile_aggregate
+from qs_tui.esql.casting import implicit_casts
 from qs_tui.esql.catalog import Catalog, Column, EsqlResult, IndexData
 from qs_tui.esql.errors import EsqlError, EsqlExecutionError
 from qs_tui.esql.functions import (
@@ -187,6 +188,10 @@ class Executor:
     def _compiler(self, frame: _Frame) -> ExprCompiler:
         return ExprCompiler(frame.columns(), now=self.now)
 
+    def _cast(self, node: ast.Expr, columns: dict[str, ColumnInfo]) -> ast.Expr:
+        """`node` with ES's implicit casts of string literals applied (see `casting`)."""
+        return implicit_casts(node, columns, now=self.now)
+
     def _hidden(self, kind: str) -> str:
         self._hidden_counter += 1
         return f"{_HIDDEN}{kind}{self._hidden_counter}"
@@ -358,7 +363,7 @@ class Executor:
 
     def _where(self, frame: _Frame, command: ast.Where) -> _Frame:
         compiler = self._compiler(frame)
-        condition = compiler.condition(command.condition)
+        condition = compiler.condition(self._cast(command.condition, frame.columns()))
         frame.lf = self._bind(frame.lf, compiler)
         if compiler.scores and "_score" in frame.types:
             total = compiler.scores[0]
@@ -374,7 +379,7 @@ class Executor:
         for assignment in command.fields:
             # Each assignment sees the ones before it.
             compiler = self._compiler(frame)
-            compiled = compiler.compile(assignment.expr)
+            compiled = compiler.compile(self._cast(assignment.expr, frame.columns()))
             _reject_span(compiled, assignment.expr)
             frame.lf = self._bind(frame.lf, compiler)
             self._track(frame, compiler.checks)
@@ -390,7 +395,7 @@ class Executor:
         group_compiler = self._compiler(frame)
         compiled_groups: list[tuple[ast.Assignment, Typed]] = []
         for group in command.groups:
-            compiled = group_compiler.compile(group.expr)
+            compiled = group_compiler.compile(self._cast(group.expr, frame.columns()))
             _reject_span(compiled, group.expr)
             if _contains_aggregate(group.expr):
                 raise execution_error(
@@ -454,7 +459,9 @@ class Executor:
         outputs: list[tuple[str, Typed]] = []
         for agg in command.aggregates:
             current_condition[0] = (
-                row_compiler.bind(Typed(row_compiler.condition(agg.where), t.BOOLEAN)).expr
+                row_compiler.bind(
+                    Typed(row_compiler.condition(self._cast(agg.where, columns)), t.BOOLEAN)
+                ).expr
                 if agg.where is not None
                 else None
             )
@@ -476,7 +483,7 @@ class Executor:
                 raise execution_error(
                     f"expected an aggregate function but found [{agg.expr.text}]", agg.expr
                 )
-            compiled = outer.compile(agg.expr)
+            compiled = outer.compile(self._cast(agg.expr, {**columns, **group_columns}))
             if agg.name in winning_group:
                 self._warn_shadowed(agg.name, agg.pos, winning_group[agg.name].pos)
                 continue
@@ -552,7 +559,7 @@ class Executor:
         descending: list[bool] = []
         nulls_last: list[bool] = []
         for order in command.orders:
-            compiled = compiler.compile(order.expr)
+            compiled = compiler.compile(self._cast(order.expr, frame.columns()))
             _reject_span(compiled, order.expr)
             expr = compiled.expr
             if compiled.multi:

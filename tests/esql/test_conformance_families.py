@@ -503,3 +503,70 @@ def test_weighted_avg_with_zero_total_weight_is_null_with_a_warning(check: Check
     assert _warnings(result) == _failure(
         "Line 3:17", "WEIGHTED_AVG(salary, w)", "java.lang.ArithmeticException: / by zero"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Implicit casting of string literals
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_string_compared_to_a_boolean_is_cast(check: Checker) -> None:
+    for condition in ('still_hired == "true"', "still_hired == true", '"TRUE" == still_hired'):
+        check(f"FROM employees | WHERE {condition} | STATS c = COUNT(*)", [("c", "long")], [[45]])
+    # Boolean.parseBoolean: every string but "true" is false.
+    check(
+        'FROM employees | WHERE still_hired == "yes" | STATS c = COUNT(*)', [("c", "long")], [[55]]
+    )
+
+
+def test_strings_in_an_in_list_of_a_boolean_are_cast(check: Checker) -> None:
+    check(
+        'FROM employees | WHERE still_hired IN ("true", "false") | STATS c = COUNT(*)',
+        [("c", "long")],
+        [[100]],
+    )
+    check(
+        'FROM employees | WHERE still_hired NOT IN ("false") | STATS c = COUNT(*)',
+        [("c", "long")],
+        [[45]],
+    )
+
+
+def test_casts_apply_in_stats_filters_and_groups(check: Checker) -> None:
+    check(
+        'FROM employees | STATS c = COUNT(*) WHERE still_hired == "false" '
+        'BY g = still_hired == "true" | SORT g',
+        [("c", "long"), ("g", "boolean")],
+        [[55, False], [0, True]],
+    )
+
+
+def test_strings_compared_to_dates_are_cast(check: Checker) -> None:
+    check(
+        'FROM employees | WHERE hire_date IN ("1985-02-18", "1985-02-24T00:00:00Z") '
+        "| KEEP emp_no | SORT emp_no",
+        [("emp_no", "integer")],
+        [[10009], [10048]],
+    )
+    check(
+        'FROM employees | WHERE "1985-02-18" == hire_date | KEEP emp_no',
+        [("emp_no", "integer")],
+        [[10009]],
+    )
+
+
+def test_date_arithmetic_with_a_date_string(check: Checker) -> None:
+    check(
+        'ROW d = "2020-01-01" + 1 day, e = 1 day + "2020-01-01", f = "2020-01-01" - 1 day',
+        [("d", "date"), ("e", "date"), ("f", "date")],
+        [["2020-01-02T00:00:00.000Z", "2020-01-02T00:00:00.000Z", "2019-12-31T00:00:00.000Z"]],
+    )
+
+
+def test_a_string_is_not_cast_to_a_number_in_a_comparison(q: QueryRunner) -> None:
+    with pytest.raises(EsqlExecutionError) as caught:
+        q('FROM employees | WHERE salary > "50000"')
+    assert caught.value.message == (
+        'first argument of [salary > "50000"] is [numeric] so second argument must also be '
+        "[numeric] but was [keyword]"
+    )
