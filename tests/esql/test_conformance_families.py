@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from qs_tui.esql import EsqlExecutionError, EsqlResult
+from qs_tui.store.embedded import EmbeddedStore
 
 Checker = Callable[..., EsqlResult]
 QueryRunner = Callable[..., EsqlResult]
@@ -570,3 +571,43 @@ def test_a_string_is_not_cast_to_a_number_in_a_comparison(q: QueryRunner) -> Non
         'first argument of [salary > "50000"] is [numeric] so second argument must also be '
         "[numeric] but was [keyword]"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Multi-values as doc values give them (through the embedded store's indexing)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_multi_values_come_back_as_doc_values_give_them() -> None:
+    store = EmbeddedStore()
+    store.create_index(
+        "docs",
+        {
+            "properties": {
+                "id": {"type": "integer"},
+                "flags": {"type": "boolean"},
+                "counts": {"type": "long"},
+                "ratios": {"type": "double"},
+                "tags": {"type": "keyword"},
+            }
+        },
+    )
+    store.bulk(
+        "docs",
+        [
+            {
+                "id": 1,
+                "flags": [True, False, True, False],
+                "counts": [3, 1, 3],
+                "ratios": [2.5, -1.0, 2.5],
+                "tags": ["b", "a", "b"],
+            },
+            {"id": 2, "flags": [True, True], "counts": [7, 7], "tags": ["c", "c"]},
+        ],
+    )
+    result = store.esql("FROM docs | SORT id | KEEP flags, counts, ratios, tags")
+    # Numbers and booleans: sorted, duplicates kept; keywords: sorted and de-duplicated.
+    assert result.values == [
+        [[False, False, True, True], [1, 3, 3], [-1.0, 2.5, 2.5], ["a", "b"]],
+        [[True, True], [7, 7], None, "c"],
+    ]
