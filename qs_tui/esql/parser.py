@@ -71,8 +71,11 @@ MAX_QUERY_LENGTH = 1_000_000
 # accepts hundreds, so the bound is far beyond use and only stops runaway input.
 MAX_EXPRESSION_DEPTH = 500
 # How many expression nodes one query may hold: every field, literal, operator and call counts.
-# A 1 MB query of short OR terms stays below it; the bound caps the memory a query can take.
-MAX_EXPRESSION_NODES = 250_000
+# Thousands of IN values or OR terms stay well below it; the bound caps the time and memory
+# a query can take (the parser reads about 20,000 nodes a second on a slow core).
+MAX_EXPRESSION_NODES = 100_000
+# Token streams of texts up to this length are cached (see `_tokens`).
+_CACHED_TEXT_LENGTH = 10_000
 # AND/OR chains longer than this are built as balanced trees (see `logical_chain`).
 _LEFT_DEEP_CHAIN = 64
 # Python frames the parser and the compiler need per level of nesting, with room to spare.
@@ -139,7 +142,10 @@ def _token_tuple(text: str) -> tuple[Token, ...]:
 def _tokens(text: str) -> Iterator[Token]:
     """The tokens of `text`. The agents run the same few queries over and over with new
     parameters, and lexing is most of parsing's cost, so token streams are cached by text.
-    A text that does not lex is tokenized lazily, so errors surface in query order."""
+    A text that does not lex is tokenized lazily, so errors surface in query order; so is a
+    long text, which is not worth caching and may be refused before it is read to the end."""
+    if len(text) > _CACHED_TEXT_LENGTH:
+        return tokenize(text)
     try:
         return iter(_token_tuple(text))
     except EsqlError:
@@ -410,6 +416,7 @@ class _Parser:
         self._buffer: list[Token] = []
         self._previous: Token | None = None
         self._nesting = 0  # how many expressions the parser is inside (see `enter`)
+        self._nodes = 0  # expression nodes built so far (see `spanned`)
 
     # -- token plumbing ----------------------------------------------------------------------
 
@@ -454,6 +461,13 @@ class _Parser:
 
     def spanned(self, node: _E, start: Token) -> _E:
         """`node` with the position of `start` and the verbatim text up to the last token."""
+        # Nearly every expression node passes here: counting them stops an oversized query
+        # while it is being read, before it takes the time and memory to finish.
+        self._nodes += 1
+        if self._nodes > MAX_EXPRESSION_NODES:
+            raise self.error(
+                start, f"query too large: more than {MAX_EXPRESSION_NODES} expressions"
+            )
         end = self._previous.end if self._previous is not None else start.end
         return replace(node, pos=start.pos, text=self.text[start.start : end])
 

@@ -12,6 +12,7 @@ import pytest
 from qs_tui.esql import EsqlError, EsqlExecutionError, EsqlSyntaxError, IndexData, run_query
 from qs_tui.esql.parser import (
     MAX_EXPRESSION_DEPTH,
+    MAX_EXPRESSION_NODES,
     MAX_QUERY_LENGTH,
     _check_size,
     parse,
@@ -115,3 +116,14 @@ def test_a_polars_panic_becomes_an_esql_error() -> None:
     except EsqlError as error:
         assert error.line is not None
     # (ES answers null with a warning; either way nothing but an EsqlError may escape.)
+
+
+def test_a_query_of_more_expressions_than_the_bound_is_refused_while_read() -> None:
+    # 60,000 OR terms once took more than 6 GB; now reading stops at the bound.
+    terms = " OR ".join(f"x == {i % 10}" for i in range(60_000))
+    with pytest.raises(EsqlSyntaxError) as caught:
+        _run(f"ROW x = 5 | WHERE {terms}")
+    assert caught.value.message == (
+        f"query too large: more than {MAX_EXPRESSION_NODES} expressions"
+    )
+    assert caught.value.line == 1 and caught.value.column is not None
