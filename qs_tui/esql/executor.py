@@ -407,11 +407,12 @@ class Executor:
         for group, _ in compiled_groups:
             if winning_group[group.name] is not group:
                 self._warn_shadowed(group.name, group.pos, winning_group[group.name].pos)
-        keys: list[tuple[str, str, Typed]] = [
-            (group.name, self._hidden("group"), compiled)
+        winners = [
+            (group, self._hidden("group"), compiled)
             for group, compiled in compiled_groups
             if winning_group[group.name] is group
         ]
+        keys = [(group.name, hidden, compiled) for group, hidden, compiled in winners]
         frame.lf = self._bind(frame.lf, group_compiler)
         self._track(frame, group_compiler.checks)
         if keys:
@@ -424,16 +425,12 @@ class Executor:
         # languages` is MAX(languages), and a group shadows an input field of its name.
         columns = frame.columns()
         aliases: list[pl.Expr] = []
-        for (name, hidden, compiled), (group, _) in zip(
-            keys,
-            [pair for pair in compiled_groups if winning_group[pair[0].name] is pair[0]],
-            strict=True,
-        ):
-            if isinstance(group.expr, ast.Field) and group.expr.name == name:
+        for group, hidden, compiled in winners:
+            if isinstance(group.expr, ast.Field) and group.expr.name == group.name:
                 continue  # the field itself
-            aliases.append(pl.col(hidden).alias(name))
-            columns.pop(name, None)
-            columns[name] = ColumnInfo(compiled.type, compiled.multi)
+            aliases.append(pl.col(hidden).alias(group.name))
+            columns.pop(group.name, None)
+            columns[group.name] = ColumnInfo(compiled.type, compiled.multi)
         if aliases:
             frame.lf = frame.lf.with_columns(aliases)
         row_compiler = ExprCompiler(columns, now=self.now)
