@@ -58,9 +58,8 @@ def run_query(
     """
     from qs_tui.esql import ast
     from qs_tui.esql.executor import INTERNAL_ERRORS, execute, internal_error
-    from qs_tui.esql.parser import allow_deep_expressions, parse
+    from qs_tui.esql.parser import parse
 
-    allow_deep_expressions()
     try:
         query = parse(text, params=params)
         return execute(query, catalog, now=now)

@@ -175,6 +175,7 @@ def parse(text: str, *, params: ParamValues = None) -> Query:
         raise EsqlSyntaxError(
             f"ESQL statement is too large [{len(text)} characters > {MAX_QUERY_LENGTH}]"
         )
+    allow_deep_expressions()  # before any recursion, for the parser and the compiler after it
     parser = _Parser(text, _ParamBinder(params))
     try:
         query = parser.parse_query()
