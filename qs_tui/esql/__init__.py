@@ -53,12 +53,19 @@ def run_query(
     Raises:
         EsqlError: a syntax error, an unsupported feature or an execution error; its
             `render()` shows the query line and a caret where the error has a position.
+            Nothing else escapes: an unexpected failure (a polars panic included) becomes an
+            `EsqlExecutionError` whose `__cause__` is the original exception.
     """
-    from qs_tui.esql.executor import execute
+    from qs_tui.esql import ast
+    from qs_tui.esql.executor import INTERNAL_ERRORS, execute, internal_error
     from qs_tui.esql.parser import parse
 
     try:
         query = parse(text, params=params)
         return execute(query, catalog, now=now)
     except EsqlError as error:
-        raise error.located(text) from None
+        error.located(text)
+        raise  # as it is: an internal failure keeps its original as `__cause__`
+    except INTERNAL_ERRORS as error:
+        # `execute` converts its own failures; this catches the parser's, which would be bugs.
+        raise internal_error(error, ast.NO_POS).located(text) from error

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
+from typing import Protocol
 
 import polars as pl
 
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.functions import (
+    MULTI_VALUE_MESSAGE,
     ExprCompiler,
     Typed,
     esql_dtype,
@@ -45,7 +49,40 @@ def compile_aggregate(
     return builder(node, compiler, condition, grouped, register)
 
 
-Register = Callable[[pl.Expr], pl.Expr]
+class Register(Protocol):
+    """Where a builder puts its aggregations, and reports values that fail to evaluate."""
+
+    def __call__(self, expr: pl.Expr) -> pl.Expr:
+        """Add one aggregation (one value per group); the column that will hold it."""
+        ...
+
+    def fail(self, node: ast.Expr, failed: pl.Expr, exception: str) -> None:
+        """Record that `node` is null with ES's warning on the groups where `failed`
+        (an expression over the aggregated columns) is true."""
+        ...
+
+
+# What ES reports when a division's divisor is zero.
+DIVISION_BY_ZERO = "java.lang.ArithmeticException: / by zero"
+# What ES reports when a long sum leaves the 64-bit range.
+LONG_OVERFLOW = "java.lang.ArithmeticException: long overflow"
+Builder = Callable[[ast.FunctionCall, ExprCompiler, "pl.Expr | None", bool, Register], Typed]
+
+# Names of the hidden columns that hold constant aggregate arguments.
+_CONSTANT_IDS = itertools.count(1)
+
+# Every aggregate, by its ES|QL name; filled by `@aggregate` beside each builder.
+_BUILDERS: dict[str, Builder] = {}
+
+
+def aggregate(name: str) -> Callable[[Builder], Builder]:
+    """Register the decorated function as the builder of the aggregate called `name`."""
+
+    def register(builder: Builder) -> Builder:
+        _BUILDERS[name] = builder
+        return builder
+
+    return register
 
 
 def _arity(node: ast.FunctionCall, low: int, high: int | None = None) -> None:
@@ -64,9 +101,7 @@ def _no_nested_aggregate(node: ast.Expr) -> None:
     while stack:
         current = stack.pop()
         if isinstance(current, ast.FunctionCall):
-            from qs_tui.esql.functions import AGGREGATE_NAMES
-
-            if current.name.upper() in AGGREGATE_NAMES:
+            if current.name.upper() in _BUILDERS:
                 raise execution_error(
                     f"The field names in an aggregate function cannot be aggregates, found "
                     f"[{current.text}]",
@@ -87,9 +122,17 @@ def _no_nested_aggregate(node: ast.Expr) -> None:
 def _input(node: ast.FunctionCall, compiler: ExprCompiler, index: int = 0) -> Typed:
     argument = node.args[index]
     _no_nested_aggregate(argument)
+    value = compiler.compile(argument)
+    if value.is_const:
+        # ES aggregates a constant once per row: SUM(2.1) over 100 rows is 210.0 and
+        # COUNT([-1, 0, 3]) is 300. A polars literal inside `agg` is a single value, so the
+        # constant becomes a column of the STATS input first.
+        name = f"\x00const{next(_CONSTANT_IDS)}"
+        compiler.bindings.append((name, value.expr))
+        return Typed(pl.col(name), value.type, value.multi, value.const)
     # A computed argument becomes a column first: polars aggregates plain columns on its
     # fast path, and expressions inside `agg` much more slowly.
-    return compiler.bind(compiler.compile(argument))
+    return compiler.bind(value)
 
 
 def _flat(value: Typed, condition: pl.Expr | None) -> pl.Expr:
@@ -121,6 +164,7 @@ def _require_numeric(node: ast.FunctionCall, value: Typed) -> None:
         )
 
 
+@aggregate("COUNT")
 def _count(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -142,6 +186,7 @@ def _count(
     return Typed(register(counted.cast(pl.Int64)), t.LONG)
 
 
+@aggregate("COUNT_DISTINCT")
 def _count_distinct(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -155,6 +200,7 @@ def _count_distinct(
     return Typed(register(flat.drop_nulls().n_unique().cast(pl.Int64)), t.LONG)
 
 
+@aggregate("SUM")
 def _sum(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -165,6 +211,16 @@ def _sum(
     _arity(node, 1)
     value = _input(node, compiler)
     _require_numeric(node, value)
+    if value.type == t.NULL:
+        return Typed(pl.lit(None), t.NULL)  # SUM(null) is null, of type null
+    if value.is_const and value.type == t.DOUBLE and value.const is not None:
+        # ES sums doubles with compensated (Kahan) summation, so SUM(2.1) over 100 rows is
+        # 210.0; a constant times its row count gives that correctly rounded answer.
+        items = value.const if isinstance(value.const, list) else [value.const]
+        per_row = math.fsum(float(item) for item in items if item is not None)
+        kept = value.expr if condition is None else value.expr.filter(condition)
+        rows = register(kept.count())
+        return Typed(pl.when(rows > 0).then(rows * per_row).otherwise(None), t.DOUBLE)
     flat = _flat(value, condition)
     if value.type == t.DOUBLE:
         result_type = t.DOUBLE
@@ -176,7 +232,14 @@ def _sum(
     # The sum of no values is null in ES|QL, not zero. Two plain aggregations keep polars on
     # its fast path; the null is applied on the aggregated frame.
     total, count = register(flat.sum()), register(flat.count())
-    return Typed(pl.when(count > 0).then(total).otherwise(None), result_type)
+    if result_type != t.LONG:
+        return Typed(pl.when(count > 0).then(total).otherwise(None), result_type)
+    # polars wraps a long sum around silently; ES answers null with a warning. The sum in
+    # doubles is close to the true sum, and a wrapped one is off by a multiple of 2^64.
+    approximate = register(flat.cast(pl.Float64).sum())
+    overflow = (approximate - total.cast(pl.Float64)).abs() > 2.0**62
+    register.fail(node, overflow, LONG_OVERFLOW)
+    return Typed(pl.when((count > 0) & ~overflow).then(total).otherwise(None), result_type)
 
 
 def _numeric_to_double(
@@ -193,6 +256,7 @@ def _numeric_to_double(
     return Typed(register(reduce(_flat(value, condition).cast(pl.Float64))), t.DOUBLE)
 
 
+@aggregate("AVG")
 def _avg(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -223,6 +287,7 @@ def _extreme(
     return Typed(register(flat.min() if smallest else flat.max()), value.type)
 
 
+@aggregate("MIN")
 def _min(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -233,6 +298,7 @@ def _min(
     return _extreme(node, compiler, condition, register, smallest=True)
 
 
+@aggregate("MAX")
 def _max(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -243,6 +309,7 @@ def _max(
     return _extreme(node, compiler, condition, register, smallest=False)
 
 
+@aggregate("MEDIAN")
 def _median(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -253,6 +320,7 @@ def _median(
     return _numeric_to_double(node, compiler, condition, register, pl.Expr.median)
 
 
+@aggregate("PERCENTILE")
 def _percentile(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -272,6 +340,7 @@ def _percentile(
     return Typed(register(flat.quantile(percent / 100, interpolation="linear")), t.DOUBLE)
 
 
+@aggregate("STD_DEV")
 def _std_dev(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -284,6 +353,7 @@ def _std_dev(
     )
 
 
+@aggregate("MEDIAN_ABSOLUTE_DEVIATION")
 def _median_absolute_deviation(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -298,6 +368,7 @@ def _median_absolute_deviation(
     return _numeric_to_double(node, compiler, condition, register, deviation)
 
 
+@aggregate("VALUES")
 def _values(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -314,6 +385,7 @@ def _values(
     return Typed(register(collected), value.type, multi=True)
 
 
+@aggregate("TOP")
 def _top(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -342,6 +414,7 @@ def _top(
     return Typed(register(collected), value.type, multi=True)
 
 
+@aggregate("WEIGHTED_AVG")
 def _weighted_avg(
     node: ast.FunctionCall,
     compiler: ExprCompiler,
@@ -349,36 +422,48 @@ def _weighted_avg(
     grouped: bool,
     register: Register,
 ) -> Typed:
+    """As ES defines it: the average of a constant number is that constant's own average;
+    with a constant weight it is the plain average of the number's values; otherwise
+    `SUM(number * weight) / SUM(weight)`, where a multi-valued number or weight makes the
+    product null with a warning, and a zero total weight is null with `/ by zero`."""
     _arity(node, 2)
     number = _input(node, compiler)
     weight = _input(node, compiler, 1)
     _require_numeric(node, number)
     _require_numeric(node, weight)
-    if number.multi or weight.multi:
-        raise unsupported_error(f"multi-valued arguments to [{node.text}] are not supported", node)
-    both = number.expr.is_not_null() & weight.expr.is_not_null()
-    keep = both if condition is None else both & condition
-    values = number.expr.cast(pl.Float64).filter(keep)
-    weights = weight.expr.cast(pl.Float64).filter(keep)
-    total_weight = weights.sum()
-    result = (
-        pl.when(total_weight == 0).then(None).otherwise((values * weights).sum() / total_weight)
-    )
-    return Typed(register(result), t.DOUBLE)
+    if number.is_const:
+        items = number.const if isinstance(number.const, list) else [number.const]
+        present = [float(item) for item in items if item is not None]
+        return Typed(pl.lit(math.fsum(present) / len(present) if present else None), t.DOUBLE)
+    if weight.is_const:
+        values = _flat(number, condition).cast(pl.Float64)
+        total, count = register(values.sum()), register(values.count())
+        return Typed(pl.when(count > 0).then(total / count).otherwise(None), t.DOUBLE)
+    value_expr, weight_expr = number.expr, weight.expr
+    multi: pl.Expr | None = None
+    for operand in (number, weight):
+        if operand.multi:
+            many = operand.expr.list.len() > 1
+            multi = many if multi is None else multi | many
+    if number.multi:
+        value_expr = pl.when(number.expr.list.len() == 1).then(number.expr.list.first())
+    if weight.multi:
+        weight_expr = pl.when(weight.expr.list.len() == 1).then(weight.expr.list.first())
+    product = value_expr.cast(pl.Float64) * weight_expr.cast(pl.Float64)
+    if multi is not None:
+        failed = multi if condition is None else multi & condition
+        compiler.fail(node, failed, MULTI_VALUE_MESSAGE)
+    if condition is not None:
+        product = product.filter(condition)
+    weights = _flat(weight, condition).cast(pl.Float64)
+    product_sum, product_count = register(product.sum()), register(product.count())
+    weight_sum, weight_count = register(weights.sum()), register(weights.count())
+    defined = (product_count > 0) & (weight_count > 0)
+    register.fail(node, defined & (weight_sum == 0), DIVISION_BY_ZERO)
+    result = pl.when(defined & (weight_sum != 0)).then(product_sum / weight_sum).otherwise(None)
+    return Typed(result, t.DOUBLE)
 
 
-_BUILDERS = {
-    "COUNT": _count,
-    "COUNT_DISTINCT": _count_distinct,
-    "SUM": _sum,
-    "AVG": _avg,
-    "MIN": _min,
-    "MAX": _max,
-    "MEDIAN": _median,
-    "PERCENTILE": _percentile,
-    "STD_DEV": _std_dev,
-    "VALUES": _values,
-    "TOP": _top,
-    "WEIGHTED_AVG": _weighted_avg,
-    "MEDIAN_ABSOLUTE_DEVIATION": _median_absolute_deviation,
-}
+# The names of every aggregate function, derived from the registered builders: the one list
+# the executor (and anything else that must tell aggregates from scalar functions) reads.
+AGGREGATE_NAMES: frozenset[str] = frozenset(_BUILDERS)

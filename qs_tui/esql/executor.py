@@ -12,11 +12,11 @@ import polars as pl
 
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
-from qs_tui.esql.aggregates import compile_aggregate
+from qs_tui.esql.aggregates import AGGREGATE_NAMES, compile_aggregate
+from qs_tui.esql.casting import implicit_casts
 from qs_tui.esql.catalog import Catalog, Column, EsqlResult, IndexData
 from qs_tui.esql.errors import EsqlError, EsqlExecutionError
 from qs_tui.esql.functions import (
-    AGGREGATE_NAMES,
     VALUE_PLACEHOLDER,
     Check,
     ColumnInfo,
@@ -26,6 +26,7 @@ from qs_tui.esql.functions import (
     execution_error,
     is_known_function,
     unsupported_error,
+    where,
 )
 from qs_tui.esql.patterns import dissect_columns, grok_columns
 from qs_tui.esql.values import frame_to_values
@@ -55,13 +56,34 @@ def execute(query: ast.Query, catalog: Catalog, *, now: datetime | None = None) 
     instant = now if now is not None else datetime.now(UTC)
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
+    executor = Executor(catalog, now=instant)
     try:
-        return Executor(catalog, now=instant).run(query)
-    except pl.exceptions.PolarsError as error:
+        return executor.run(query)
+    except EsqlError:
+        raise
+    except INTERNAL_ERRORS as error:
         # A safety net: the engine should reject bad input before polars sees it, but a user
-        # must never get a polars traceback.
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise EsqlExecutionError(f"query could not be evaluated: {detail}") from None
+        # must never get a traceback, and a polars panic (a BaseException) must not end the
+        # caller's thread. The original stays as the cause, so real bugs remain visible.
+        raise internal_error(error, executor.position) from error
+
+
+# What the engine turns into an `EsqlExecutionError`: every ordinary exception, and the panic
+# polars raises from Rust (`PanicException` derives from BaseException, not Exception).
+INTERNAL_ERRORS: tuple[type[BaseException], ...] = (Exception, pl.exceptions.PanicException)
+
+
+def internal_error(error: BaseException, pos: ast.Pos) -> EsqlExecutionError:
+    """An unexpected failure as a one-line `EsqlExecutionError` located at `pos` (if known)."""
+    text = str(error).strip()
+    detail = text.splitlines()[0] if text else type(error).__name__
+    if isinstance(error, RecursionError):
+        detail = "the query is nested too deeply to evaluate"
+    message = f"query could not be evaluated: {detail}"
+    line, column = pos
+    if line == 0:
+        return EsqlExecutionError(message)
+    return EsqlExecutionError(message, line=line, column=column)
 
 
 @dataclass
@@ -104,6 +126,8 @@ class Executor:
         self.now = now
         self.warnings: list[str] = []
         self._hidden_counter = 0
+        # Where the command being run starts: internal failures are reported there.
+        self.position: ast.Pos = ast.NO_POS
         # Per command with fallible expressions: a one-row frame of failure flags, and checks.
         self._deferred: list[tuple[pl.LazyFrame, list[Check]]] = []
 
@@ -113,6 +137,7 @@ class Executor:
 
     def run(self, query: ast.Query) -> EsqlResult:
         """Run every command in order, add the implicit limit, and convert the result."""
+        self.position = query.source.pos
         if isinstance(query.source, ast.From):
             frame = self._from(query.source)
         elif isinstance(query.source, ast.Row):
@@ -128,9 +153,12 @@ class Executor:
                 raise unsupported_error(
                     f"command [{type(command).__name__.upper()}] is not supported", command
                 )
+            self.position = command.pos
             frame = handler(frame, command)
             if isinstance(command, ast.Limit):
                 has_limit = True
+        # Plans are lazy: a failure while collecting cannot be traced to one command.
+        self.position = query.source.pos
         self._settle(frame)
         frame.lf = frame.lf.head(MAX_LIMIT if has_limit else DEFAULT_LIMIT)
         names = list(frame.types)
@@ -160,6 +188,10 @@ class Executor:
     def _compiler(self, frame: _Frame) -> ExprCompiler:
         return ExprCompiler(frame.columns(), now=self.now)
 
+    def _cast(self, node: ast.Expr, columns: dict[str, ColumnInfo]) -> ast.Expr:
+        """`node` with ES's implicit casts of string literals applied (see `casting`)."""
+        return implicit_casts(node, columns, now=self.now)
+
     def _hidden(self, kind: str) -> str:
         self._hidden_counter += 1
         return f"{_HIDDEN}{kind}{self._hidden_counter}"
@@ -167,6 +199,12 @@ class Executor:
     def _warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def _warn_shadowed(self, name: str, pos: ast.Pos, winner: ast.Pos) -> None:
+        """ES's warning for a STATS output dropped in favour of a later one of the same name."""
+        self._warn(
+            f"{where(pos)}: Field '{name}' shadowed by field at line {winner[0]}:{winner[1]}"
+        )
 
     # -----------------------------------------------------------------------------------------
     # Warnings of failed evaluations
@@ -329,7 +367,7 @@ class Executor:
 
     def _where(self, frame: _Frame, command: ast.Where) -> _Frame:
         compiler = self._compiler(frame)
-        condition = compiler.condition(command.condition)
+        condition = compiler.condition(self._cast(command.condition, frame.columns()))
         frame.lf = self._bind(frame.lf, compiler)
         if compiler.scores and "_score" in frame.types:
             total = compiler.scores[0]
@@ -345,7 +383,7 @@ class Executor:
         for assignment in command.fields:
             # Each assignment sees the ones before it.
             compiler = self._compiler(frame)
-            compiled = compiler.compile(assignment.expr)
+            compiled = compiler.compile(self._cast(assignment.expr, frame.columns()))
             _reject_span(compiled, assignment.expr)
             frame.lf = self._bind(frame.lf, compiler)
             self._track(frame, compiler.checks)
@@ -354,31 +392,55 @@ class Executor:
         return frame
 
     def _stats(self, frame: _Frame, command: ast.Stats) -> _Frame:
-        row_compiler = self._compiler(frame)
         grouped = bool(command.groups)
-        lf = frame.lf
 
-        # Groups: evaluated per row into hidden key columns; a multi-valued key puts the row in
-        # the group of each of its values, as ES does.
-        keys: list[tuple[str, str, Typed]] = []
+        # Groups are evaluated against the input rows. Of several groups with one name the
+        # rightmost wins and the others are not grouped by at all, with ES's warning.
+        group_compiler = self._compiler(frame)
+        compiled_groups: list[tuple[ast.Assignment, Typed]] = []
         for group in command.groups:
-            compiled = row_compiler.compile(group.expr)
+            compiled = group_compiler.compile(self._cast(group.expr, frame.columns()))
             _reject_span(compiled, group.expr)
             if _contains_aggregate(group.expr):
                 raise execution_error(
                     f"grouping key [{group.expr.text}] cannot contain an aggregate function",
                     group.expr,
                 )
-            hidden = self._hidden("group")
-            keys.append((group.name, hidden, compiled))
+            compiled_groups.append((group, compiled))
+        winning_group = {group.name: group for group, _ in compiled_groups}
+        for group, _ in compiled_groups:
+            if winning_group[group.name] is not group:
+                self._warn_shadowed(group.name, group.pos, winning_group[group.name].pos)
+        winners = [
+            (group, self._hidden("group"), compiled)
+            for group, compiled in compiled_groups
+            if winning_group[group.name] is group
+        ]
+        keys = [(group.name, hidden, compiled) for group, hidden, compiled in winners]
+        frame.lf = self._bind(frame.lf, group_compiler)
+        self._track(frame, group_compiler.checks)
+        if keys:
+            frame.lf = frame.lf.with_columns(
+                [compiled.expr.alias(hidden) for _, hidden, compiled in keys]
+            )
 
-        agg_exprs: list[pl.Expr] = []
+        # Inside aggregates (and their WHERE) a group's name means the group's expression,
+        # evaluated per row before multi-values are spread over groups: `MAX(l) BY l =
+        # languages` is MAX(languages), and a group shadows an input field of its name.
+        columns = frame.columns()
+        aliases: list[pl.Expr] = []
+        for group, hidden, compiled in winners:
+            if isinstance(group.expr, ast.Field) and group.expr.name == group.name:
+                continue  # the field itself
+            aliases.append(pl.col(hidden).alias(group.name))
+            columns.pop(group.name, None)
+            columns[group.name] = ColumnInfo(compiled.type, compiled.multi)
+        if aliases:
+            frame.lf = frame.lf.with_columns(aliases)
+        row_compiler = ExprCompiler(columns, now=self.now)
+
         current_condition: list[pl.Expr | None] = [None]
-
-        def register(expr: pl.Expr) -> pl.Expr:
-            hidden = self._hidden("agg")
-            agg_exprs.append(expr.alias(hidden))
-            return pl.col(hidden)
+        register = _Aggregations(self._hidden)
 
         def aggregate(call: ast.FunctionCall) -> Typed:
             return compile_aggregate(
@@ -391,25 +453,50 @@ class Executor:
 
         group_columns = {name: ColumnInfo(compiled.type, False) for name, _, compiled in keys}
         outer = ExprCompiler(group_columns, now=self.now, aggregate=aggregate)
+        register.outer = outer
+        agg_exprs = register.exprs
+        # Of several aggregates with one name the rightmost wins; a group beats them all.
+        winning_aggregate = {agg.name: agg for agg in command.aggregates}
         outputs: list[tuple[str, Typed]] = []
         for agg in command.aggregates:
             current_condition[0] = (
-                row_compiler.bind(Typed(row_compiler.condition(agg.where), t.BOOLEAN)).expr
+                row_compiler.bind(
+                    Typed(row_compiler.condition(self._cast(agg.where, columns)), t.BOOLEAN)
+                ).expr
                 if agg.where is not None
                 else None
             )
             _reject_unknown_functions(agg.expr)
-            if not _contains_aggregate(agg.expr):
+            if isinstance(agg.expr, ast.Field) and agg.expr.name in group_columns:
+                raise execution_error(
+                    f"grouping key [{agg.expr.name}] already specified in the STATS BY clause",
+                    agg.expr,
+                )
+            outside = _fields_outside_aggregates(agg.expr)
+            for name, node in outside:
+                if name not in group_columns:
+                    raise execution_error(
+                        f"column [{name}] must appear in the STATS BY clause or be used in an "
+                        "aggregate function",
+                        node,
+                    )
+            if not outside and not _contains_aggregate(agg.expr):
                 raise execution_error(
                     f"expected an aggregate function but found [{agg.expr.text}]", agg.expr
                 )
-            compiled = outer.compile(agg.expr)
+            compiled = outer.compile(self._cast(agg.expr, {**columns, **group_columns}))
+            if agg.name in winning_group:
+                self._warn_shadowed(agg.name, agg.pos, winning_group[agg.name].pos)
+                continue
+            if winning_aggregate[agg.name] is not agg:
+                self._warn_shadowed(agg.name, agg.pos, winning_aggregate[agg.name].pos)
+                continue
             outputs.append((agg.name, compiled))
         if not command.aggregates and not keys:
             raise execution_error("STATS needs at least one aggregate or grouping", command)
 
-        # Every row expression (keys, aggregate arguments, filters) is compiled: add the
-        # intermediate columns they share, then the keys.
+        # Every row expression (aggregate arguments, filters) is compiled: add the
+        # intermediate columns they share.
         frame.lf = self._bind(frame.lf, row_compiler)
         self._track(frame, row_compiler.checks)
         # Failures of earlier commands and of this one's row expressions are folded into
@@ -421,11 +508,10 @@ class Executor:
             if check.value is not None:
                 agg_exprs.append(pl.col(value).drop_nulls().first().alias(value))
         lf = frame.lf
-        if keys:
-            lf = lf.with_columns([compiled.expr.alias(hidden) for _, hidden, compiled in keys])
-            for _, hidden, compiled in keys:
-                if compiled.multi:
-                    lf = lf.explode(hidden)
+        for _, hidden, compiled in keys:
+            if compiled.multi:
+                # A multi-valued key puts the row in the group of each of its values, as ES.
+                lf = lf.explode(hidden)
 
         if keys:
             hidden_keys = [hidden for _, hidden, _ in keys]
@@ -443,10 +529,8 @@ class Executor:
 
         final: dict[str, tuple[pl.Expr, str, bool]] = {}
         for name, compiled in outputs:
-            final.pop(name, None)
             final[name] = (compiled.expr, compiled.type, compiled.multi)
         for name, hidden, compiled in keys:
-            final.pop(name, None)
             final[name] = (pl.col(hidden), compiled.type, False)
 
         # STATS output is small: materialise it, so that later commands (and their checks)
@@ -476,7 +560,7 @@ class Executor:
         descending: list[bool] = []
         nulls_last: list[bool] = []
         for order in command.orders:
-            compiled = compiler.compile(order.expr)
+            compiled = compiler.compile(self._cast(order.expr, frame.columns()))
             _reject_span(compiled, order.expr)
             expr = compiled.expr
             if compiled.multi:
@@ -530,9 +614,13 @@ class Executor:
         return frame
 
     def _drop(self, frame: _Frame, command: ast.Drop) -> _Frame:
-        for pattern in command.patterns:
-            for name in self._match(frame, pattern, command):
-                frame.remove(name)
+        # Every pattern is matched against DROP's input, as ES does: naming a column twice
+        # (`DROP a, a`, `DROP a*, a`) drops it once instead of failing on the second name.
+        dropped = [
+            name for pattern in command.patterns for name in self._match(frame, pattern, command)
+        ]
+        for name in dropped:
+            frame.remove(name)
         return frame
 
     def _rename(self, frame: _Frame, command: ast.Rename) -> _Frame:
@@ -677,6 +765,25 @@ class Executor:
         return frame
 
 
+class _Aggregations:
+    """Collects one STATS command's aggregations; failures go to the outer compiler's checks,
+    evaluated over the aggregated frame."""
+
+    def __init__(self, hidden: Callable[[str], str]) -> None:
+        self.exprs: list[pl.Expr] = []
+        self.outer: ExprCompiler | None = None
+        self._hidden = hidden
+
+    def __call__(self, expr: pl.Expr) -> pl.Expr:
+        name = self._hidden("agg")
+        self.exprs.append(expr.alias(name))
+        return pl.col(name)
+
+    def fail(self, node: ast.Expr, failed: pl.Expr, exception: str) -> None:
+        assert self.outer is not None, "aggregates compile through the outer compiler"
+        self.outer.fail(node, failed, exception)
+
+
 class _ColumnNameError(EsqlExecutionError):
     """An error about a column named in a command whose syntax tree keeps no position for it.
 
@@ -773,3 +880,27 @@ def _contains_aggregate(node: ast.Expr) -> bool:
             _contains_aggregate(option) for option in node.options
         )
     return False
+
+
+def _fields_outside_aggregates(node: ast.Expr) -> list[tuple[str, ast.Field]]:
+    """The columns an aggregate expression reads outside its aggregate calls (`f` in
+    `LENGTH(f) + COUNT(*)`): in STATS they must be groups."""
+    found: list[tuple[str, ast.Field]] = []
+    stack: list[ast.Expr] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Field):
+            found.append((current.name, current))
+        elif isinstance(current, ast.FunctionCall):
+            if current.name.upper() not in AGGREGATE_NAMES:
+                stack.extend(current.args)
+        elif isinstance(current, ast.BinaryOp):
+            stack.extend((current.right, current.left))
+        elif isinstance(current, ast.UnaryOp):
+            stack.append(current.operand)
+        elif isinstance(current, ast.Cast | ast.IsNull | ast.Like):
+            stack.append(current.value)
+        elif isinstance(current, ast.InList):
+            stack.append(current.value)
+            stack.extend(current.options)
+    return found

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import numbers
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -52,7 +54,32 @@ from qs_tui.esql.errors import (
 )
 from qs_tui.esql.lexer import Token, TokenKind, tokenize
 
-__all__ = ["TIME_UNITS", "UNSUPPORTED_COMMANDS", "parse"]
+__all__ = [
+    "MAX_EXPRESSION_DEPTH",
+    "MAX_EXPRESSION_NODES",
+    "MAX_QUERY_LENGTH",
+    "TIME_UNITS",
+    "UNSUPPORTED_COMMANDS",
+    "allow_deep_expressions",
+    "parse",
+]
+
+# Elasticsearch refuses a statement longer than this many characters (`EsqlParser.MAX_LENGTH`).
+MAX_QUERY_LENGTH = 1_000_000
+# How deeply expressions may nest (parentheses, function arguments, NOT, signs, and chains of
+# arithmetic or comparisons). Real queries stay within a few dozen levels; Elasticsearch
+# accepts hundreds, so the bound is far beyond use and only stops runaway input.
+MAX_EXPRESSION_DEPTH = 500
+# How many expression nodes one query may hold: every field, literal, operator and call counts.
+# Thousands of IN values or OR terms stay well below it; the bound caps the time and memory
+# a query can take (the parser reads about 20,000 nodes a second on a slow core).
+MAX_EXPRESSION_NODES = 100_000
+# Token streams of texts up to this length are cached (see `_tokens`).
+_CACHED_TEXT_LENGTH = 10_000
+# AND/OR chains longer than this are built as balanced trees (see `logical_chain`).
+_LEFT_DEEP_CHAIN = 64
+# Python frames the parser and the compiler need per level of nesting, with room to spare.
+_FRAMES_PER_LEVEL = 24
 
 ParamValues = Sequence[Any] | Mapping[str, Any] | None
 
@@ -115,7 +142,10 @@ def _token_tuple(text: str) -> tuple[Token, ...]:
 def _tokens(text: str) -> Iterator[Token]:
     """The tokens of `text`. The agents run the same few queries over and over with new
     parameters, and lexing is most of parsing's cost, so token streams are cached by text.
-    A text that does not lex is tokenized lazily, so errors surface in query order."""
+    A text that does not lex is tokenized lazily, so errors surface in query order; so is a
+    long text, which is not worth caching and may be refused before it is read to the end."""
+    if len(text) > _CACHED_TEXT_LENGTH:
+        return tokenize(text)
     try:
         return iter(_token_tuple(text))
     except EsqlError:
@@ -141,11 +171,71 @@ def parse(text: str, *, params: ParamValues = None) -> Query:
             `OVER` clause, remote clusters, ...); the message names the feature.
         EsqlExecutionError: a parameter the query uses is missing or has an unusable value.
     """
+    if len(text) > MAX_QUERY_LENGTH:
+        raise EsqlSyntaxError(
+            f"ESQL statement is too large [{len(text)} characters > {MAX_QUERY_LENGTH}]"
+        )
+    allow_deep_expressions()  # before any recursion, for the parser and the compiler after it
     parser = _Parser(text, _ParamBinder(params))
     try:
-        return parser.parse_query()
+        query = parser.parse_query()
+        _check_size(query)
+        return query
     except EsqlError as error:
         raise error.located(text) from None
+
+
+def allow_deep_expressions() -> None:
+    """Make room on the Python stack for expressions nested up to `MAX_EXPRESSION_DEPTH`.
+
+    The parser and the expression compiler recurse once per level of nesting, several frames
+    at a time; Python's default limit (1,000 frames) would stop them near 100 levels. The
+    limit is only ever raised. Python 3.11 runs Python-to-Python calls without growing the
+    C stack, so the higher limit is safe.
+    """
+    needed = MAX_EXPRESSION_DEPTH * _FRAMES_PER_LEVEL + 1_000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
+
+
+def _children(node: object) -> Iterator[object]:
+    """The syntax-tree parts directly inside `node` (expressions, assignments, orders)."""
+    for item in dataclasses.fields(node):  # type: ignore[arg-type]
+        value = getattr(node, item.name)
+        if isinstance(value, tuple):
+            for element in value:
+                if dataclasses.is_dataclass(element):
+                    yield element
+        elif dataclasses.is_dataclass(value):
+            yield value
+
+
+def _check_size(query: Query, *, max_nodes: int = MAX_EXPRESSION_NODES) -> None:
+    """Refuse expressions nested deeper than `MAX_EXPRESSION_DEPTH` or a query holding more
+    than `max_nodes` expression nodes, before anything recurses over them."""
+    count = 0
+    stack: list[tuple[object, int]] = [(query.source, 0)]
+    stack.extend((command, 0) for command in query.commands)
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Expr):
+            depth += 1
+            count += 1
+            if depth > MAX_EXPRESSION_DEPTH:
+                line, column = node.pos
+                raise EsqlSyntaxError(
+                    f"expression nested too deeply: more than {MAX_EXPRESSION_DEPTH} levels",
+                    line=line or None,
+                    column=column or None,
+                )
+            if count > max_nodes:
+                line, column = node.pos
+                raise EsqlSyntaxError(
+                    f"query too large: more than {max_nodes} expressions",
+                    line=line or None,
+                    column=column or None,
+                )
+        stack.extend((child, depth) for child in _children(node))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +416,8 @@ class _Parser:
         self._tokens: Iterator[Token] = _tokens(text)
         self._buffer: list[Token] = []
         self._previous: Token | None = None
+        self._nesting = 0  # how many expressions the parser is inside (see `enter`)
+        self._nodes = 0  # expression nodes built so far (see `spanned`)
 
     # -- token plumbing ----------------------------------------------------------------------
 
@@ -370,6 +462,13 @@ class _Parser:
 
     def spanned(self, node: _E, start: Token) -> _E:
         """`node` with the position of `start` and the verbatim text up to the last token."""
+        # Nearly every expression node passes here: counting them stops an oversized query
+        # while it is being read, before it takes the time and memory to finish.
+        self._nodes += 1
+        if self._nodes > MAX_EXPRESSION_NODES:
+            raise self.error(
+                start, f"query too large: more than {MAX_EXPRESSION_NODES} expressions"
+            )
         end = self._previous.end if self._previous is not None else start.end
         return replace(node, pos=start.pos, text=self.text[start.start : end])
 
@@ -679,30 +778,71 @@ class _Parser:
 
     # -- expressions, lowest precedence first ------------------------------------------------
 
+    def enter(self, token: Token) -> None:
+        """One level deeper into a nested expression; refuse runaway nesting by name."""
+        self._nesting += 1
+        if self._nesting > MAX_EXPRESSION_DEPTH:
+            raise self.error(
+                token, f"expression nested too deeply: more than {MAX_EXPRESSION_DEPTH} levels"
+            )
+
     def boolean(self) -> Expr:
         """A full expression: OR < AND < NOT < predicates < + - < * / % < unary - < `::`."""
-        start = self.peek()
-        left = self.conjunction()
-        while self.peek().is_keyword("OR"):
-            self.advance()
-            right = self.conjunction()
-            left = self.spanned(BinaryOp("OR", left, right), start)
-        return left
+        self.enter(self.peek())
+        try:
+            return self.logical_chain("OR", self.conjunction)
+        finally:
+            self._nesting -= 1
 
     def conjunction(self) -> Expr:
-        start = self.peek()
-        left = self.negation()
-        while self.peek().is_keyword("AND"):
+        return self.logical_chain("AND", self.negation)
+
+    def logical_chain(self, keyword: str, operand: Callable[[], Expr]) -> Expr:
+        """`a OR b OR c ...` (or AND) as a balanced tree.
+
+        Both operators are associative, also with nulls, so the shape does not change the
+        answer; a balanced tree keeps a chain of thousands of terms a few levels deep for
+        everything that walks it, where a left-deep one would be as deep as the chain is long.
+        """
+        parts: list[tuple[Expr, Token, int]] = []
+        while True:
+            start = self.peek()
+            node = operand()
+            end = self._previous.end if self._previous is not None else start.end
+            parts.append((node, start, end))
+            if not self.peek().is_keyword(keyword):
+                break
             self.advance()
-            right = self.negation()
-            left = self.spanned(BinaryOp("AND", left, right), start)
-        return left
+        if len(parts) <= _LEFT_DEEP_CHAIN:
+            # Short chains keep ES's left-deep shape, so messages name the same sub-terms.
+            node, start, _ = parts[0]
+            for right, _, end in parts[1:]:
+                text = self.text[start.start : end]
+                node = BinaryOp(keyword, node, right, pos=start.pos, text=text)
+            return node
+        return self.balanced(keyword, parts)[0]
+
+    def balanced(
+        self, keyword: str, parts: list[tuple[Expr, Token, int]]
+    ) -> tuple[Expr, Token, int]:
+        """`parts` (node, first token, end offset) joined by `keyword`, halves first."""
+        if len(parts) == 1:
+            return parts[0]
+        middle = len(parts) // 2
+        left, start, _ = self.balanced(keyword, parts[:middle])
+        right, _, end = self.balanced(keyword, parts[middle:])
+        node = BinaryOp(keyword, left, right, pos=start.pos, text=self.text[start.start : end])
+        return node, start, end
 
     def negation(self) -> Expr:
         start = self.peek()
         if start.is_keyword("NOT"):
             self.advance()
-            return self.spanned(UnaryOp("NOT", self.negation()), start)
+            self.enter(start)
+            try:
+                return self.spanned(UnaryOp("NOT", self.negation()), start)
+            finally:
+                self._nesting -= 1
         return self.predicate()
 
     def predicate(self) -> Expr:
@@ -801,7 +941,11 @@ class _Parser:
             return self.cast_level()
         self.advance()
         number = self.peek()
-        operand = self.unary()
+        self.enter(start)
+        try:
+            operand = self.unary()
+        finally:
+            self._nesting -= 1
         if start.value == "+":
             return self.spanned(operand, start)
         # A sign on a number is part of the literal in ES|QL (`-1` is the integer -1).

@@ -7,7 +7,7 @@ Documents are converted the way Elasticsearch indexes them:
 - Objects flatten to dotted columns (`{"host": {"name": "a"}}` and `{"host.name": "a"}` both
   fill `host.name`); arrays become multi-valued cells (a `pl.List` column). As ES|QL reads
   them from doc values, multi-values of keyword fields come back sorted and de-duplicated,
-  numbers, dates and booleans sorted, text in source order.
+  numbers, dates and booleans sorted with duplicates kept, text in source order.
 - Multi-fields (`"fields": {"keyword": {"type": "keyword"}}`) become their own columns
   (`name.keyword`) filled from the parent's value.
 - Dates are accepted as ISO-8601 strings (`2026-11-25`, `2026-11-25T16:00:00Z`, with a
@@ -84,10 +84,13 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "byte": (-(2**7), 2**7 - 1),
     "unsigned_long": (0, 2**64 - 1),
 }
-# ES|QL reads these types from doc values, which hold multi-values sorted (keywords also
-# de-duplicated); text is read from _source and keeps the document's order.
-_SORTED_TYPES = frozenset({T.LONG, T.INTEGER, T.UNSIGNED_LONG, T.DOUBLE, T.DATE, T.DATE_NANOS})
-_SORTED_UNIQUE_TYPES = frozenset({T.KEYWORD, T.BOOLEAN, T.IP, T.VERSION})
+# ES|QL reads these types from doc values, which hold multi-values sorted; numbers, dates and
+# booleans keep duplicates (sorted numeric doc values), keywords, ips and versions do not
+# (sorted set doc values). Text is read from _source and keeps the document's order.
+_SORTED_TYPES = frozenset(
+    {T.LONG, T.INTEGER, T.UNSIGNED_LONG, T.DOUBLE, T.DATE, T.DATE_NANOS, T.BOOLEAN}
+)
+_SORTED_UNIQUE_TYPES = frozenset({T.KEYWORD, T.IP, T.VERSION})
 
 
 # ---------------------------------------------------------------------------------------------

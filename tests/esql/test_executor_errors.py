@@ -59,7 +59,7 @@ def run(query: str) -> EsqlResult:
             "Condition expression needs to be boolean, found [integer]",
             (1, 19),
         ),
-        ("FROM nums | STATS n + 1", "expected an aggregate function but found [n + 1]", (1, 19)),
+        ("FROM nums | STATS 1 + 2", "expected an aggregate function but found [1 + 2]", (1, 19)),
     ],
 )
 def test_execution_errors_name_the_problem_and_position(

@@ -16,7 +16,8 @@ import pytest
 
 from qs_tui.esql import EsqlError, EsqlResult, ast
 from qs_tui.esql import types as t
-from qs_tui.esql.functions import AGGREGATE_NAMES, FUNCTIONS, ExprCompiler, Typed
+from qs_tui.esql.aggregates import AGGREGATE_NAMES
+from qs_tui.esql.functions import FUNCTIONS, ExprCompiler, Typed
 from qs_tui.esql.functions.registry import NUMERIC, Param, scalar
 
 QueryRunner = Callable[..., EsqlResult]

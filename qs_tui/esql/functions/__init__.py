@@ -20,7 +20,7 @@ from qs_tui.esql.functions import (  # noqa: F401  (importing a domain registers
 )
 from qs_tui.esql.functions.compiler import ExprCompiler
 from qs_tui.esql.functions.core import (
-    AGGREGATE_NAMES,
+    MULTI_VALUE_MESSAGE,
     VALUE_PLACEHOLDER,
     Check,
     ColumnInfo,
@@ -32,12 +32,13 @@ from qs_tui.esql.functions.core import (
     numeric_result_type,
     unsupported_error,
     value_text,
+    where,
 )
 from qs_tui.esql.functions.registry import FUNCTIONS, FunctionDef, Param, is_known_function, scalar
 
 __all__ = [
-    "AGGREGATE_NAMES",
     "FUNCTIONS",
+    "MULTI_VALUE_MESSAGE",
     "VALUE_PLACEHOLDER",
     "Check",
     "ColumnInfo",
@@ -54,4 +55,5 @@ __all__ = [
     "scalar",
     "unsupported_error",
     "value_text",
+    "where",
 ]

@@ -19,7 +19,6 @@ from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.functions.conversion import converter
 from qs_tui.esql.functions.core import (
-    AGGREGATE_NAMES,
     BINDING_IDS,
     CAST_NAMES,
     DATE_RANGE_MESSAGE,
@@ -532,6 +531,9 @@ class ExprCompiler:
     # -----------------------------------------------------------------------------------------
 
     def _call(self, node: ast.FunctionCall) -> Typed:
+        # Aggregates register themselves beside their builders, which import this module.
+        from qs_tui.esql.aggregates import AGGREGATE_NAMES
+
         name = node.name.upper()
         if name in AGGREGATE_NAMES:
             if self.aggregate is None:

@@ -38,24 +38,6 @@ MULTI_VALUE_MESSAGE = (
     "java.lang.IllegalArgumentException: single-value function encountered multi-value"
 )
 
-AGGREGATE_NAMES = frozenset(
-    {
-        "COUNT",
-        "COUNT_DISTINCT",
-        "SUM",
-        "AVG",
-        "MIN",
-        "MAX",
-        "MEDIAN",
-        "PERCENTILE",
-        "STD_DEV",
-        "VALUES",
-        "TOP",
-        "WEIGHTED_AVG",
-        "MEDIAN_ABSOLUTE_DEVIATION",
-    }
-)
-
 CAST_NAMES: dict[str, str] = {
     "int": t.INTEGER,
     "integer": t.INTEGER,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
-from qs_tui.esql.functions.core import AGGREGATE_NAMES, Typed, is_numeric, is_string
+from qs_tui.esql.functions.core import Typed, is_numeric, is_string
 
 if TYPE_CHECKING:
     from qs_tui.esql.functions.compiler import ExprCompiler
@@ -219,4 +219,6 @@ def scalar(
 
 def is_known_function(name: str) -> bool:
     """Whether `name` is an aggregate or a scalar function the engine implements."""
+    from qs_tui.esql.aggregates import AGGREGATE_NAMES  # aggregates import this package
+
     return name.upper() in AGGREGATE_NAMES or name in FUNCTIONS
