@@ -47,6 +47,8 @@ ID = "_id"
 DEFAULT_RETENTION = timedelta(hours=24)
 #: How often (simulated) old telemetry is pruned: coarse, as pruning rewrites the index.
 PRUNE_EVERY = timedelta(hours=1)
+#: Documents kept for a store that is down, per index; beyond it the oldest are dropped.
+MAX_PENDING_PER_INDEX = 200_000
 
 
 def _empty_pending() -> dict[str, list[dict[str, Any]]]:
@@ -111,12 +113,19 @@ class StepResult:
         latest: the newest metric document per host (the series the UI draws).
         until: the instant generation reached.
         errors: per-document errors the store reported (first few).
+        failure: why the store could not be written this step (None: it was); the
+            documents wait and go with the next step.
+        pending: documents waiting for the store after this step.
+        dropped: documents given up so far because too many were waiting (oldest first).
     """
 
     written: dict[str, int]
     latest: dict[str, dict[str, Any]]
     until: datetime
     errors: list[str] = field(default_factory=list)
+    failure: str | None = None
+    pending: int = 0
+    dropped: int = 0
 
 
 @dataclass
@@ -190,6 +199,7 @@ class Simulation:
         self.healthy_deploys = healthy_deploys
         self.retention = retention
         self.backfill_skipped = 0
+        self.dropped = 0
         self._history = timedelta(0)
         self._pruned_at: datetime | None = None
         self.generator = TelemetryGenerator(self.topology, seed=seed, interval_s=interval_s)
@@ -573,18 +583,40 @@ class Simulation:
         return min(newest[name] for name in wanted)
 
     def step(self, store: Store) -> StepResult:
-        """Generate from the last generated instant up to the clock's now and write it."""
+        """Generate from the last generated instant up to the clock's now and write it.
+
+        A store that fails does not raise: `StepResult.failure` says why, and the documents
+        wait (up to `MAX_PENDING_PER_INDEX` per index) to be written by a later step.
+        """
         with self._lock:
             now = self.clock.now()
             self._generate_until(now)
-            written, errors = self._flush(store)
-            self._prune(store, now)
+            failure: str | None = None
+            try:
+                written, errors = self._flush(store)
+                self._prune(store, now)
+            except StoreError as error:
+                # The store is down for now: what was not written waits for the next step
+                # (bounded), so a hiccup neither ends the run nor loses the samples.
+                failure = str(error)
+                written, errors = {}, []
+                self._bound_pending()
             return StepResult(
                 written=written,
                 latest=dict(self._latest),
                 until=self._cursor or now,
                 errors=errors,
+                failure=failure,
+                pending=sum(len(documents) for documents in self._pending.values()),
+                dropped=self.dropped,
             )
+
+    def _bound_pending(self) -> None:
+        for documents in self._pending.values():
+            excess = len(documents) - MAX_PENDING_PER_INDEX
+            if excess > 0:
+                del documents[:excess]
+                self.dropped += excess
 
     def _prune(self, store: Store, now: datetime) -> None:
         """Drop telemetry older than the retention window from an in-process store, once per
