@@ -104,3 +104,22 @@ def test_samples_over_the_limit_show_the_sum(tmp_path: Path) -> None:
 def test_the_largest_shipped_scenarios_stay_within_the_bounds() -> None:
     assert load_scenario("healthy-24h").duration == "24h"
     assert load_scenario("large-estate").topology.generated == 50
+
+
+def test_a_long_backfill_shows_its_progress_and_a_short_one_stays_quiet() -> None:
+    from io import StringIO
+
+    from qs_tui.headless import BackfillProgress
+
+    err = StringIO()
+    progress = BackfillProgress(err, threshold=1_000)
+    for done in range(0, 2_001, 100):
+        progress(done, 2_000)
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 10
+    assert lines[0] == "writing history: 200 of 2,000 samples (10%)"
+    assert lines[-1] == "writing history: 2,000 of 2,000 samples (100%)"
+    quiet = StringIO()
+    short = BackfillProgress(quiet, threshold=1_000)
+    short(500, 999)
+    assert quiet.getvalue() == ""
