@@ -142,3 +142,29 @@ def test_a_long_run_keeps_the_embedded_store_bounded() -> None:
     oldest = store.esql("FROM qs-metrics | STATS oldest = MIN(@timestamp)").values[0][0]
     assert oldest >= iso_instant(clock.now() - DEFAULT_RETENTION - timedelta(hours=1))
     assert store.count(LOGS) > 0
+
+
+def test_seeding_a_cluster_twice_leaves_each_sample_once() -> None:
+    from tests.store.conftest import API_KEY, elastic_store_for
+    from tests.store.fake_es import FakeElasticsearch
+
+    scenario = load_scenario("memory-leak")
+    with FakeElasticsearch(engine=True) as server:
+        for expected in (HOSTS * 61, 0):
+            store = elastic_store_for(server.url, ELASTIC_API_KEY=API_KEY)
+            counts = seed(store, scenario, history=timedelta(minutes=10))
+            assert counts[METRICS] == expected
+            store.close()
+        engine = server._engine
+        assert sample_counts(engine) == (HOSTS * 61, 1)
+        status = seed_status(engine)
+        assert status is not None and status.complete
+    # The second seed found the history there and sent no metrics at all.
+    bulk_bodies = [r.body for r in server.requests_to("PUT", "/_bulk")]
+    metric_ops = [
+        line
+        for body in bulk_bodies
+        for line in body
+        if line.get("create", {}).get("_index") == METRICS
+    ]
+    assert len(metric_ops) == HOSTS * 61
