@@ -205,11 +205,12 @@ def handled(incident: Incident, incidents: Sequence[Incident]) -> bool:
     if incident.state is IncidentState.RESOLVED:
         return True
     if incident.state is IncidentState.ROLLED_BACK:
+        # Later by position (incidents come oldest first): ids continue across runs and need
+        # not sort as text (INC-9999 < INC-10000).
+        position = next((n for n, i in enumerate(incidents) if i.id == incident.id), -1)
         return any(
-            later.id > incident.id
-            and later.anomaly.key == incident.anomaly.key
-            and later.state is IncidentState.RESOLVED
-            for later in incidents
+            later.anomaly.key == incident.anomaly.key and later.state is IncidentState.RESOLVED
+            for later in incidents[position + 1 :]
         )
     return False
 
