@@ -644,6 +644,16 @@ class _Table:
             if isinstance(dtype, pl.List)
         }
         self._frame: pl.DataFrame | None = None
+        self._newest: Any = None  # newest @timestamp held, once known (see `newest`)
+
+    def newest(self) -> Any:
+        """The newest `@timestamp` held (None when empty or unknown): lets a data stream
+        tell cheaply that a batch is newer than everything it holds."""
+        if self._newest is None and TIMESTAMP in self.mapping.fields:
+            frame = self.frame()
+            if frame.height and TIMESTAMP in frame.columns:
+                self._newest = frame[TIMESTAMP].max()
+        return self._newest
 
     def schema(self) -> dict[str, pl.DataType]:
         """Column -> dtype of the concatenated frame (fields by name, then `_id`)."""
@@ -698,6 +708,10 @@ class _Table:
         self.note_multi_valued(chunk)
         self.chunks.append(chunk)
         self._frame = None
+        if self._newest is not None and TIMESTAMP in chunk.columns and chunk.height:
+            latest = chunk[TIMESTAMP].max()
+            if latest is not None and latest > self._newest:
+                self._newest = latest
 
     def invalidate(self) -> None:
         """Forget the cached frame (the mapping changed)."""
@@ -707,6 +721,7 @@ class _Table:
         """Swap every chunk for one frame (after a rewrite)."""
         self.chunks = [frame]
         self._frame = None
+        self._newest = None
 
     def record(self, segments: list[str]) -> IndexRecord:
         """What the manifest stores for this table."""
@@ -1291,13 +1306,18 @@ class EmbeddedStore:
         new = table.align(batch.frame)
         if batch.explicit_ids and table.data_stream:
             # A data stream never replaces: ids already there are duplicates (ES's 409).
-            held = table.frame()
-            if held.height and TIMESTAMP in new.columns and TIMESTAMP in held.columns:
+            oldest = new[TIMESTAMP].min() if TIMESTAMP in new.columns else None
+            newest = table.newest()
+            if oldest is not None and newest is not None and oldest > newest:
+                # Newer than everything held (live telemetry, the usual case): no id can be
+                # taken, so no need to look at what is held.
+                held = new.clear()
+            else:
+                held = table.frame()
+            if held.height and oldest is not None and TIMESTAMP in held.columns:
                 # Only documents as new as the batch's oldest can share its ids (the ids of
                 # telemetry carry its instant): a cheap numeric filter before hashing ids.
-                oldest = new[TIMESTAMP].min()
-                if oldest is not None:
-                    held = held.filter(pl.col(TIMESTAMP) >= oldest)
+                held = held.filter(pl.col(TIMESTAMP) >= oldest)
             if held.height:
                 taken = new[ID].is_in(held[ID].implode())
                 count = int(taken.sum())
