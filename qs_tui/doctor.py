@@ -9,7 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from qs_tui.config import Settings
-from qs_tui.store.base import StoreError
+from qs_tui.store.base import Store, StoreError
 from qs_tui.store.templates import INDICES, TEMPLATE_PRIORITY, IndexSpec
 
 if TYPE_CHECKING:
@@ -102,8 +102,28 @@ def _embedded_checks(settings: Settings) -> Iterator[Check]:
         counts = health.detail.get("documents", {})
         for spec in INDICES:
             yield _embedded_count(counts, spec)
+        yield from _seed_check(store)
     finally:
         store.close()
+
+
+def _seed_check(store: Store) -> Iterator[Check]:
+    """Whether the last `qs-tui seed` finished (its marker says `complete`)."""
+    from qs_tui.sim.seed import seed_status
+
+    status = seed_status(store)
+    if status is None:
+        return
+    if status.complete:
+        yield Check("ok", "seed", f"complete (scenario {status.scenario}, {status.history})")
+        return
+    yield Check(
+        "warn",
+        "seed",
+        f"seed incomplete: the last seed (scenario {status.scenario}, {status.history}) "
+        "did not finish",
+        "re-run qs-tui seed (it writes only what is missing)",
+    )
 
 
 def _data_dir_problem(settings: Settings) -> str:
@@ -156,6 +176,7 @@ def _elastic_checks(settings: Settings) -> Iterator[Check]:
         yield from _template_checks(store)
         for spec in INDICES:
             yield _elastic_count(store, spec)
+        yield from _seed_check(store)
     finally:
         store.close()
 

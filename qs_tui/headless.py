@@ -207,11 +207,12 @@ def handled(incident: Incident, incidents: Sequence[Incident]) -> bool:
     if incident.state is IncidentState.RESOLVED:
         return True
     if incident.state is IncidentState.ROLLED_BACK:
+        # Later by position (incidents come oldest first): ids continue across runs and need
+        # not sort as text (INC-9999 < INC-10000).
+        position = next((n for n, i in enumerate(incidents) if i.id == incident.id), -1)
         return any(
-            later.id > incident.id
-            and later.anomaly.key == incident.anomaly.key
-            and later.state is IncidentState.RESOLVED
-            for later in incidents
+            later.anomaly.key == incident.anomaly.key and later.state is IncidentState.RESOLVED
+            for later in incidents[position + 1 :]
         )
     return False
 
@@ -313,6 +314,7 @@ def play_scenario(
     step_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
     human_turn: Callable[[], object] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScenarioRun:
     """Backfill the scenario's history, then run the pipeline over its duration.
 
@@ -331,6 +333,7 @@ def play_scenario(
         human_turn: called after every tick with simulated time held (an accelerated clock
             is paused meanwhile): the `--approve prompt` questions are asked here, so
             however long a person takes, the incident waits for them.
+        progress: called during the backfill with (metric samples done, in total).
     """
     clock: Clock
     manual: ManualClock | None = None
@@ -348,7 +351,7 @@ def play_scenario(
     started = time.monotonic()
     if isinstance(clock, AcceleratedClock):
         clock.pause()  # history is written "as of" the start, however long it takes
-    simulation.backfill(store, scenario.history_span)
+    simulation.backfill(store, scenario.history_span, progress=progress)
     pipeline = Pipeline(
         store=store,
         simulation=simulation,
@@ -652,6 +655,7 @@ def run_headless(
     stdin: TextIO | None,
     settings: Settings | None = None,
     pipeline_settings: PipelineSettings | None = None,
+    store: Store | None = None,
 ) -> int:
     """Run a scenario through the six agents and print the transcript and a summary.
 
@@ -667,12 +671,15 @@ def run_headless(
         stdin: where `prompt` answers come from (None or closed: `prompt` is refused).
         settings: app settings (store choice, Slack webhook); None reads the environment.
         pipeline_settings: the pipeline's knobs (defaults otherwise).
+        store: write here instead of the store the settings choose (closed at the end).
 
     Returns:
         EXIT_OK (0) when every incident ended resolved or correctly left alone; EXIT_ERROR
         (1) for a bad scenario, settings or store; EXIT_UNRESOLVED (2) when an incident was
         missed, rolled back without a later fix, escalated or left open; EXIT_REJECTED (3)
-        when plans were rejected by the approver and so nothing was executed.
+        when plans were rejected by the approver and so nothing was executed. A run whose
+        audit trail could not be completely written ends EXIT_ERROR (1), saying what is
+        missing, whatever the incidents' outcome.
     """
     from qs_tui.agents.diplomat import PromptApprover, approval_handler
 
@@ -693,8 +700,9 @@ def run_headless(
         return EXIT_ERROR
     if settings is None:
         settings = Settings.load()
-    store: Store | None = None
-    if settings.store_kind == "elastic":
+    if store is None and (settings.store_kind == "elastic" or settings.data_dir is not None):
+        # A cluster, or an embedded store persisted in QS_DATA_DIR / --data-dir: the audit
+        # trail must land where the user said, not in a store that vanishes at exit.
         from qs_tui.store.factory import open_store
 
         try:
@@ -734,9 +742,12 @@ def run_headless(
             store=store,
             notifier=notifier,
             human_turn=human_turn,
+            progress=BackfillProgress(err),
         )
     except StoreError as error:
         err.write(f"error: {error}\n")
+        if store is not None:
+            store.close()
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.write("interrupted\n")
@@ -745,6 +756,15 @@ def run_headless(
         if notifier is not None:
             notifier.close()
     status, why = exit_status(run.incidents, run.matches)
+    # Nothing counts as done before its record is written: a last, patient try for whatever
+    # waited for the store, and a run whose audit trail is incomplete says so and fails.
+    records = run.pipeline.records
+    if records.pending:
+        records.flush(retry=True)
+    audit_problem = records.problem()
+    if audit_problem is not None:
+        status, why = EXIT_ERROR, f"{audit_problem}; outcome otherwise: {why}"
+    notes = run_notes(run, settings)
     if json_lines:
         summary = {
             "event": "summary",
@@ -756,12 +776,64 @@ def run_headless(
             ).total_seconds(),
             "wall_s": round(run.wall_s, 3),
             "incidents": [incident_summary(i) for i in run.incidents],
+            "audit": {
+                "written": records.written,
+                "pending": records.pending,
+                "lost": records.lost,
+                "refused": len(records.rejected),
+            },
+            "telemetry_failed_ticks": run.pipeline.telemetry_failures,
+            "notes": notes,
         }
         out.write(json.dumps(summary, default=_json_default) + "\n")
     else:
         write_summary(run, status, why, out)
+        for note in notes:
+            out.write(f"note: {note}\n")
+        out.flush()
     run.store.close()
     return status
+
+
+class BackfillProgress:
+    """Progress of a long backfill on stderr, one line per tenth (short ones stay silent).
+
+    Args:
+        err: where the lines go.
+        threshold: samples below which nothing is printed.
+    """
+
+    def __init__(self, err: TextIO, *, threshold: int = 200_000) -> None:
+        self.err = err
+        self.threshold = threshold
+        self._shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        """Print a line each time another tenth of `total` is done."""
+        if total < self.threshold or total <= 0:
+            return
+        tenth = min(10, done * 10 // total)
+        if tenth > self._shown:
+            self._shown = tenth
+            self.err.write(f"writing history: {done:,} of {total:,} samples ({tenth * 10}%)\n")
+            self.err.flush()
+
+
+def run_notes(run: ScenarioRun, settings: Settings) -> list[str]:
+    """What the user should know about where this run's records went."""
+    notes = []
+    failures = run.pipeline.telemetry_failures
+    if failures:
+        notes.append(f"telemetry could not be written on {failures} ticks and was retried")
+    skipped = run.simulation.backfill_skipped
+    if skipped:
+        notes.append(f"{skipped:,} history samples were already in the store and not rewritten")
+    if settings.store_kind == "embedded" and settings.data_dir is None:
+        notes.append(
+            "the embedded store was in memory: this run's incidents and audit trail are gone; "
+            "set QS_DATA_DIR or --data-dir to keep them"
+        )
+    return notes
 
 
 __all__ = [

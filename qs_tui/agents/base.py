@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from qs_tui.agents.events import AgentSpoke, EventSink
+from qs_tui.agents.records import RecordWriter
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.models import AgentName
 from qs_tui.queries import bind_params, load_query
@@ -49,6 +50,10 @@ class PipelineSettings(BaseModel):
     """The loop guard's window."""
     runbook_dir: str | None = None
     """Where the Guardian writes markdown runbooks (None: kept on the incident only)."""
+    record_retry_delays_s: tuple[float, ...] = (0.05, 0.2, 0.75)
+    """Wall seconds before each retry of a failed audit write (then the record is queued)."""
+    record_queue_max: int = Field(default=10_000, ge=1)
+    """Audit records kept while the store is down (beyond it the oldest are lost, counted)."""
 
 
 @dataclass
@@ -70,6 +75,20 @@ class AgentContext:
     settings: PipelineSettings = field(default_factory=PipelineSettings)
     _sequence: itertools.count[int] = field(default_factory=itertools.count, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    records: RecordWriter = field(init=False, repr=False)
+    """Every audit write (decisions, incident records) goes through this writer."""
+
+    def __post_init__(self) -> None:
+        self.records = RecordWriter(
+            self.store,
+            say=self._say_about_records,
+            retry_delays_s=self.settings.record_retry_delays_s,
+            max_queued=self.settings.record_queue_max,
+        )
+
+    def _say_about_records(self, text: str, level: str) -> None:
+        # The Guardian keeps the records, so it speaks about their state.
+        self.sink(AgentSpoke(agent=AgentName.GUARDIAN, text=text, at=self.clock.now(), level=level))
 
     def next_sequence(self) -> int:
         """A number that orders audit-trail entries written in the same instant."""
@@ -129,7 +148,13 @@ class Agent:
         }
         if confidence is not None:
             document["confidence"] = confidence
-        self.context.store.index(DECISIONS, document)
+        # Retried, and queued in order while the store is down: never lost silently.
+        self.context.records.write(
+            DECISIONS,
+            document,
+            what=f"{self.name.value}'s {decision} decision"
+            + (f" for {incident_id}" if incident_id else ""),
+        )
 
     def query(self, name: str, **params: Any) -> EsqlResult:
         """Run `esql/<name>.esql` with named parameters (datetimes go in as ISO strings)."""

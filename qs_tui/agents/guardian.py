@@ -270,9 +270,35 @@ class Guardian(Agent):
         )
         return "\n".join(lines) + "\n"
 
-    def record(self, incident: Incident) -> None:
-        """Write the incident to the incidents index (doc id = incident id, so a later record
-        replaces an earlier one) and its runbook to `settings.runbook_dir` when set."""
+    def reserve(self, incident: Incident) -> None:
+        """Claim `incident.id` in the incidents index before anything is written under it:
+        a create-if-absent write of a stub (no text, so full-text searches for similar past
+        incidents do not find it) that the full record replaces when the incident closes.
+
+        Raises:
+            DocumentExists: another run already holds this id.
+            StoreError: the store is unavailable.
+        """
+        self.context.store.index(
+            INCIDENTS, self.claim_document(incident), doc_id=incident.id, create=True
+        )
+
+    @staticmethod
+    def claim_document(incident: Incident) -> dict[str, Any]:
+        """The stub that claims an incident id (no text fields: not a past incident yet)."""
+        return {
+            "@timestamp": incident.opened_at,
+            "incident_id": incident.id,
+            "service": incident.service,
+            "region": incident.region,
+            "host": incident.anomaly.host,
+            "kind": incident.kind.value,
+            "state": incident.state.value,
+            "opened_at": incident.opened_at,
+        }
+
+    def incident_document(self, incident: Incident) -> dict[str, Any]:
+        """The incident as the incidents index holds it (doc id = incident id)."""
         runbook = incident.runbook or self.runbook(incident)
         hypothesis = incident.hypothesis
         plan = incident.plan
@@ -299,7 +325,25 @@ class Guardian(Agent):
             "mttr_s": verification.mttr_s if verification is not None else None,
             "runbook": runbook,
         }
-        self.context.store.index(INCIDENTS, document, doc_id=incident.id)
+        return document
+
+    def record(self, incident: Incident) -> bool:
+        """Write the incident to the incidents index (doc id = incident id, so a later record
+        replaces an earlier one) and its runbook to `settings.runbook_dir` when set.
+
+        The write is retried and, if the store stays down, queued (see `RecordWriter`); the
+        transcript says "recorded" only once the record is really in the store.
+
+        Returns:
+            True when the incident record is in the store now; False when it is queued.
+        """
+        document = self.incident_document(incident)
+        runbook = str(document["runbook"])
+        hypothesis = incident.hypothesis
+        verification = incident.verification
+        written = self.context.records.write(
+            INCIDENTS, document, doc_id=incident.id, what=f"the record of {incident.id}"
+        )
         directory = self.context.settings.runbook_dir
         if directory is not None:
             path = Path(directory) / f"{incident.id}.md"
@@ -315,17 +359,32 @@ class Guardian(Agent):
         outcome = incident.state.value.replace("_", " ")
         if verification is not None and verification.mttr_s is not None:
             outcome += f", MTTR {format_duration(verification.mttr_s)}"
-        self.say(
-            f"recorded {incident.id} ({outcome}) in {INCIDENTS} with a "
-            f"{runbook.count(chr(10))}-line runbook, so future investigations can find it",
-            incident_id=incident.id,
-        )
+        if written:
+            self.say(
+                f"recorded {incident.id} ({outcome}) in {INCIDENTS} with a "
+                f"{runbook.count(chr(10))}-line runbook, so future investigations can find it",
+                incident_id=incident.id,
+            )
+        elif self.context.records.pending:
+            self.say(
+                f"{incident.id} ({outcome}) is NOT recorded yet: the store is unavailable, so "
+                f"its record waits in the audit queue ({self.context.records.pending} waiting)",
+                incident_id=incident.id,
+                level="error",
+            )
+        else:
+            self.say(
+                f"{incident.id} ({outcome}) is NOT recorded: the store refused the record",
+                incident_id=incident.id,
+                level="error",
+            )
         self.decide(
             "recorded",
             f"{incident.id} recorded as {incident.state.value}",
             incident_id=incident.id,
             confidence=hypothesis.confidence if hypothesis is not None else None,
         )
+        return written
 
     # ---- cooldown and loop guard --------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,8 +16,10 @@ from qs_tui.agents.cassandra import Cassandra
 from qs_tui.agents.diplomat import Diplomat
 from qs_tui.agents.events import AgentSpoke, Event, EventSink, IncidentChanged, MetricsSampled
 from qs_tui.agents.guardian import Guardian, SignalChecker, format_duration
+from qs_tui.agents.records import RecordWriter
 from qs_tui.agents.surgeon import Surgeon
 from qs_tui.agents.tactician import Tactician
+from qs_tui.esql.errors import EsqlError
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -30,12 +33,14 @@ from qs_tui.models import (
     Plan,
 )
 from qs_tui.notify import Notifier
+from qs_tui.queries import load_query
 from qs_tui.remediation import RemediationExecutor, SimulatedExecutor
 from qs_tui.sim.clock import Clock
-from qs_tui.sim.cluster import Simulation
+from qs_tui.sim.cluster import Simulation, StepResult
 from qs_tui.sim.faults import FaultSpec
 from qs_tui.sim.topology import Topology
-from qs_tui.store.base import Store, StoreError
+from qs_tui.store.base import DocumentExists, Store, StoreError
+from qs_tui.store.templates import INCIDENTS
 
 #: Metrics averaged per service/region for `MetricsSampled`.
 SAMPLED_METRICS = (
@@ -48,6 +53,8 @@ SAMPLED_METRICS = (
 )
 
 _REMEDIATING = frozenset({IncidentState.EXECUTING, IncidentState.VERIFYING})
+#: Ids tried in a row before giving up when other runs keep taking them.
+_ID_ATTEMPTS = 100
 
 
 # ---- what the pipeline needs from each agent (the real agents satisfy these) ---------------
@@ -179,7 +186,7 @@ class _Counters:
     ticks: int = 0
     detections: int = 0
     detect_wall_s: list[float] = field(default_factory=list)
-    next_id: int = 1
+    next_id: int | None = None  # read from the store at the first incident
     timings: list[DecisionTiming] = field(default_factory=list)
 
 
@@ -241,6 +248,8 @@ class Pipeline:
         self._last_detect: datetime | None = None
         self._left = False
         self._counters = _Counters()
+        self._telemetry_down = False
+        self._telemetry_failures = 0
         self._handlers: dict[IncidentState, Callable[[Incident], Incident | None]] = {
             IncidentState.DETECTED: self._on_detected,
             IncidentState.INVESTIGATING: self._on_investigating,
@@ -290,8 +299,12 @@ class Pipeline:
             if self._left:
                 return
             self._counters.ticks += 1
+            if self.context.records.pending:
+                self.context.records.flush()  # audit records queued while the store was down
             result = self.simulation.step(self.store)
-            self.store.refresh()
+            self._note_telemetry(result)
+            if result.failure is None:
+                self.store.refresh()
             now = self.clock.now()
             due = self._last_detect is None or (
                 (now - self._last_detect).total_seconds() >= self.settings.detect_every_s
@@ -302,6 +315,33 @@ class Pipeline:
             self._advance_all()
             # Sampled last, so each service's state reflects this tick's incidents.
             self._emit_metrics(now, result.latest)
+
+    @property
+    def records(self) -> RecordWriter:
+        """The audit trail's writer (`pending` records queued while the store is down)."""
+        return self.context.records
+
+    @property
+    def telemetry_failures(self) -> int:
+        """Ticks whose telemetry could not be written (it waited for a later tick)."""
+        return self._telemetry_failures
+
+    def _note_telemetry(self, result: StepResult) -> None:
+        """Say when telemetry writes start failing and when they recover (not every tick)."""
+        if result.failure is not None:
+            self._telemetry_failures += 1
+            if not self._telemetry_down:
+                self._telemetry_down = True
+                self._say(
+                    AgentName.GUARDIAN,
+                    f"telemetry could not be written ({result.failure}); retrying every tick, "
+                    f"{result.pending:,} documents waiting",
+                    level="error",
+                )
+        elif self._telemetry_down:
+            self._telemetry_down = False
+            dropped = f" ({result.dropped:,} dropped while waiting)" if result.dropped else ""
+            self._say(AgentName.GUARDIAN, f"telemetry writes recovered{dropped}")
 
     def run(self, stop: threading.Event, *, tick_wall_s: float) -> None:
         """Tick until `stop` is set, waiting `tick_wall_s` wall seconds between tick starts.
@@ -531,24 +571,26 @@ class Pipeline:
         if root is None:
             # Another signal of a service/region already being handled is the same problem.
             root = self._open_root_at(anomaly.service, anomaly.region)
-        number = self._counters.next_id
-        self._counters.next_id += 1
-        incident_id = f"INC-{number:04d}"
         reason = anomaly.summary
         if root is not None:
             reason = f"{anomaly.summary} (symptom of {root.id})"
-        incident = Incident(
-            id=incident_id,
-            kind=anomaly.kind,
-            service=anomaly.service,
-            region=anomaly.region,
-            state=IncidentState.DETECTED,
-            opened_at=now,
-            anomaly=anomaly,
-            root_incident_id=root.id if root is not None else None,
-            history=[],
-        )
-        incident = incident.moved(IncidentState.DETECTED, now, reason)
+
+        def build(incident_id: str) -> Incident:
+            incident = Incident(
+                id=incident_id,
+                kind=anomaly.kind,
+                service=anomaly.service,
+                region=anomaly.region,
+                state=IncidentState.DETECTED,
+                opened_at=now,
+                anomaly=anomaly,
+                root_incident_id=root.id if root is not None else None,
+                history=[],
+            )
+            return incident.moved(IncidentState.DETECTED, now, reason)
+
+        incident = self._open_with_unique_id(build)
+        incident_id = incident.id
         with self._lock:
             self._tracked[incident_id] = _Tracked(detect_wall=detect_wall)
         self._store(incident, None, reason)
@@ -566,6 +608,71 @@ class Pipeline:
                 self._follow_root_into_verification(incident, linked)
         else:
             self._notify(incident, f"{incident_id} opened: {anomaly.summary}")
+
+    def _open_with_unique_id(self, build: Callable[[str], Incident]) -> Incident:
+        """The incident under the next free id, claimed in the store before anything is
+        written under it.
+
+        Ids continue from the highest one stored (`esql/incident_last_number.esql`), so
+        runs against the same store never reuse one; and each id is claimed with a
+        create-if-absent write, so two processes racing for the same number cannot both
+        get it: the loser takes the next. Short to read (`INC-0042`) and unique.
+
+        With the store unavailable the claim waits in the audit queue with the other
+        records; if even the highest stored id could not be read, the id also carries a short
+        random part (`INC-0001-3fa2`) so it cannot replace another run's incident.
+        """
+        counters = self._counters
+        if counters.next_id is None:
+            highest = self._highest_stored_number()
+            if highest is None:
+                incident = build(f"INC-{1:04d}-{secrets.token_hex(2)}")
+                self._claim_later(incident, "the highest stored incident id could not be read")
+                return incident
+            counters.next_id = highest + 1
+        for _ in range(_ID_ATTEMPTS):
+            incident = build(f"INC-{counters.next_id:04d}")
+            counters.next_id += 1
+            try:
+                self.crew.guardian.reserve(incident)
+            except DocumentExists:
+                # Another run holds it: jump past everything stored, not one at a time.
+                highest = self._highest_stored_number() or 0
+                counters.next_id = max(counters.next_id, highest + 1)
+                continue
+            except StoreError as error:
+                self._claim_later(incident, str(error))
+            return incident
+        raise StoreError(
+            "no free incident id",
+            f"{_ID_ATTEMPTS} ids in a row were taken by other runs writing to {INCIDENTS}",
+        )
+
+    def _claim_later(self, incident: Incident, why: str) -> None:
+        """Queue the claim of `incident.id` (create-if-absent) behind the other records."""
+        self._say(
+            AgentName.GUARDIAN,
+            f"could not claim {incident.id} in {INCIDENTS} ({why}); its claim is queued",
+            incident_id=incident.id,
+            level="warn",
+        )
+        self.context.records.write(
+            INCIDENTS,
+            self.crew.guardian.claim_document(incident),
+            doc_id=incident.id,
+            create=True,
+            what=f"the claim of {incident.id}",
+        )
+
+    def _highest_stored_number(self) -> int | None:
+        """The highest `INC-n` number in the incidents index: 0 when there is none, None
+        when the store cannot say."""
+        try:
+            result = self.store.esql(load_query("incident_last_number").text)
+        except (StoreError, EsqlError):
+            return None
+        value = result.values[0][0] if result.values else None
+        return int(value) if isinstance(value, int | float) else 0
 
     def _note_cooldown(
         self, anomaly: Anomaly, service: str, region: str, remaining_s: float

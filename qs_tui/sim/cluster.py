@@ -39,6 +39,24 @@ MAX_HOSTS_PER_REGION = 10
 REGION_ROLLOUT_STEP = timedelta(minutes=10)
 #: Metric documents per bulk call during backfill (stores pay a fixed cost per call).
 DEFAULT_BATCH_SIZE = 50_000
+#: The document id key both stores read as metadata rather than a field.
+ID = "_id"
+#: Telemetry an in-process store keeps behind the clock by default: the detectors look back
+#: 40 minutes and the war room's charts an hour, so a day is ample, and it bounds memory of a
+#: war room left running (about 21 MB per simulated hour otherwise, forever).
+DEFAULT_RETENTION = timedelta(hours=24)
+#: How often (simulated) old telemetry is pruned: coarse, as pruning rewrites the index.
+PRUNE_EVERY = timedelta(hours=1)
+#: Documents kept for a store that is down, per index; beyond it the oldest are dropped.
+MAX_PENDING_PER_INDEX = 200_000
+
+
+def _empty_pending() -> dict[str, list[dict[str, Any]]]:
+    """Per-index buffers, metrics last: each flush writes an interval's logs and deploys
+    before its metrics, so a stored metric sample means its whole interval is stored (what
+    a resumed backfill relies on)."""
+    return {LOGS: [], DEPLOYMENTS: [], METRICS: []}
+
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -95,12 +113,19 @@ class StepResult:
         latest: the newest metric document per host (the series the UI draws).
         until: the instant generation reached.
         errors: per-document errors the store reported (first few).
+        failure: why the store could not be written this step (None: it was); the
+            documents wait and go with the next step.
+        pending: documents waiting for the store after this step.
+        dropped: documents given up so far because too many were waiting (oldest first).
     """
 
     written: dict[str, int]
     latest: dict[str, dict[str, Any]]
     until: datetime
     errors: list[str] = field(default_factory=list)
+    failure: str | None = None
+    pending: int = 0
+    dropped: int = 0
 
 
 @dataclass
@@ -150,6 +175,7 @@ class Simulation:
         interval_s: int = DEFAULT_INTERVAL_S,
         origin: datetime | None = None,
         healthy_deploys: bool = True,
+        retention: timedelta | None = DEFAULT_RETENTION,
     ) -> None:
         """Create a simulation.
 
@@ -161,6 +187,9 @@ class Simulation:
             interval_s: seconds between metric samples.
             origin: the instant fault offsets count from (default: the clock's now).
             healthy_deploys: whether routine deploys happen on their own.
+            retention: telemetry older than this behind the clock is pruned by `step()` from a
+                store that can prune (the embedded one), never less than the backfilled
+                history; None keeps everything.
         """
         self.clock = clock
         self.topology = topology or default_topology()
@@ -168,6 +197,11 @@ class Simulation:
         self.interval_s = interval_s
         self.origin = as_utc(origin) if origin is not None else clock.now()
         self.healthy_deploys = healthy_deploys
+        self.retention = retention
+        self.backfill_skipped = 0
+        self.dropped = 0
+        self._history = timedelta(0)
+        self._pruned_at: datetime | None = None
         self.generator = TelemetryGenerator(self.topology, seed=seed, interval_s=interval_s)
         self._lock = threading.RLock()
         self._groups: dict[tuple[str, str], GroupState] = {}
@@ -181,7 +215,7 @@ class Simulation:
                 self._groups[(service, region)] = GroupState(service, region, hosts, version)
         self._faults: list[Fault] = []
         self._cursor: datetime | None = None
-        self._pending: dict[str, list[dict[str, Any]]] = {METRICS: [], LOGS: [], DEPLOYMENTS: []}
+        self._pending: dict[str, list[dict[str, Any]]] = _empty_pending()
         self._latest: dict[str, dict[str, Any]] = {}
         self._deploy_days: dict[int, list[tuple[datetime, str, str]]] = {}
         self._dependents: dict[str, dict[str, int]] = {}
@@ -315,9 +349,15 @@ class Simulation:
                 document, noise = generator.sample(
                     host, tick, stamp, load_factor=load, effects=effects, shape=shape
                 )
+                lines = generator.log_documents(host, epoch_ms, document, effects, noise)
+                # Deterministic ids (host + instant + kind): writing the same interval again
+                # (a restart, a re-run seed) lands on the same ids, which the store keeps once.
+                document[ID] = f"{host.name}/{epoch_ms}/metrics"
+                for number, line in enumerate(lines):
+                    line[ID] = f"{host.name}/{epoch_ms}/log-{number}"
                 metrics.append(document)
                 self._latest[host.name] = document
-                logs.extend(generator.log_documents(host, epoch_ms, document, effects, noise))
+                logs.extend(lines)
 
     def _effects(
         self, group: GroupState, host: Host, tick: datetime, live: list[Fault]
@@ -431,6 +471,7 @@ class Simulation:
             description=description,
             author=author,
         )
+        document[ID] = f"{group.service}/{group.region}/{int(at.timestamp() * 1000)}/deploy"
         self._pending[DEPLOYMENTS].append(document)
         group.previous_version = group.version
         group.version = version
@@ -466,6 +507,13 @@ class Simulation:
             progress: called after each batch with (metric documents written so far, metric
                 documents in total); logs and deployments ride along with their interval.
 
+        What the store already holds is not written again: the newest stored sample of
+        every host is looked up first (`esql/metrics_newest_per_host.esql`), and batches up to
+        the oldest of those are generated (the simulation's state depends on them) but not
+        written; `backfill_skipped` says how many metric samples that was. So a restart on a
+        persisted store or cluster, or a re-run of an interrupted seed, writes only what is
+        missing (and the ids make any overlap harmless).
+
         Returns:
             Documents written per index.
 
@@ -486,9 +534,18 @@ class Simulation:
             hosts = sum(len(g.hosts) for g in self._groups.values())
             ticks_per_batch = max(1, batch_size // max(1, hosts))
             totals: dict[str, int] = {METRICS: 0, LOGS: 0, DEPLOYMENTS: 0}
+            stored_until = self._stored_until(store, start=self._cursor + step, end=end)
+            self.backfill_skipped = 0
+            self._history = history
             while self._cursor < end:
                 target = min(end, self._cursor + ticks_per_batch * step)
                 self._generate_until(target)
+                if stored_until is not None and target <= stored_until:
+                    self.backfill_skipped += len(self._pending[METRICS])
+                    self._pending = _empty_pending()
+                    if progress is not None:
+                        progress(totals[METRICS] + self.backfill_skipped, total * hosts)
+                    continue
                 written, errors = self._flush(store)
                 if errors:
                     raise StoreError(
@@ -498,29 +555,89 @@ class Simulation:
                 for index, count in written.items():
                     totals[index] = totals.get(index, 0) + count
                 if progress is not None:
-                    progress(totals[METRICS], total * hosts)
+                    progress(totals[METRICS] + self.backfill_skipped, total * hosts)
             store.refresh()
             return totals
 
+    def _stored_until(self, store: Store, *, start: datetime, end: datetime) -> datetime | None:
+        """The instant up to which every host already has its samples in `[start, end]`
+        (None when some host has none there, or the store cannot say)."""
+        from qs_tui.esql.errors import EsqlError
+        from qs_tui.queries import bind_params, load_query
+
+        try:
+            result = store.esql(
+                load_query("metrics_newest_per_host").text,
+                params=bind_params({"start": start, "end": end}),
+            )
+        except (StoreError, EsqlError):
+            return None  # no index yet, or a store that cannot answer: write everything
+        newest: dict[str, datetime] = {}
+        for record in result.records():
+            host, instant = record.get("host"), record.get("newest")
+            if isinstance(host, str) and isinstance(instant, str):
+                newest[host] = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+        wanted = [host.name for group in self._groups.values() for host in group.hosts]
+        if not wanted or any(name not in newest for name in wanted):
+            return None
+        return min(newest[name] for name in wanted)
+
     def step(self, store: Store) -> StepResult:
-        """Generate from the last generated instant up to the clock's now and write it."""
+        """Generate from the last generated instant up to the clock's now and write it.
+
+        A store that fails does not raise: `StepResult.failure` says why, and the documents
+        wait (up to `MAX_PENDING_PER_INDEX` per index) to be written by a later step.
+        """
         with self._lock:
             now = self.clock.now()
             self._generate_until(now)
-            written, errors = self._flush(store)
+            failure: str | None = None
+            try:
+                written, errors = self._flush(store)
+                self._prune(store, now)
+            except StoreError as error:
+                # The store is down for now: what was not written waits for the next step
+                # (bounded), so a hiccup neither ends the run nor loses the samples.
+                failure = str(error)
+                written, errors = {}, []
+                self._bound_pending()
             return StepResult(
                 written=written,
                 latest=dict(self._latest),
                 until=self._cursor or now,
                 errors=errors,
+                failure=failure,
+                pending=sum(len(documents) for documents in self._pending.values()),
+                dropped=self.dropped,
             )
+
+    def _bound_pending(self) -> None:
+        for documents in self._pending.values():
+            excess = len(documents) - MAX_PENDING_PER_INDEX
+            if excess > 0:
+                del documents[:excess]
+                self.dropped += excess
+
+    def _prune(self, store: Store, now: datetime) -> None:
+        """Drop telemetry older than the retention window from an in-process store, once per
+        `PRUNE_EVERY` of simulated time (a cluster's own lifecycle policy does this there)."""
+        if self.retention is None or not getattr(store, "supports_prune", False):
+            return
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        # A window at least as long as the backfilled history, so what a run starts with
+        # stays there while it is still the recent past.
+        before = now - max(self.retention, self._history)
+        for index in (METRICS, LOGS):
+            store.prune(index, before=before)  # type: ignore[attr-defined]
 
     def generate(self, until: datetime) -> dict[str, list[dict[str, Any]]]:
         """Generate up to `until` and hand the documents back instead of writing them."""
         with self._lock:
             self._generate_until(until)
             pending = self._pending
-            self._pending = {METRICS: [], LOGS: [], DEPLOYMENTS: []}
+            self._pending = _empty_pending()
             return pending
 
     @property

@@ -8,6 +8,11 @@ from datetime import timedelta
 _UNITS: dict[str, float] = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
+#: The longest duration any file may write: ten years. Far beyond a sane scenario, and far
+#: below where `timedelta` overflows (about 2.7 million years), so a typo such as
+#: `99999999999d` is a clear error instead of an `OverflowError` traceback.
+MAX_DURATION = timedelta(days=3650)
+
 
 class DurationError(ValueError):
     """A duration or offset that cannot be read; the message shows the accepted forms."""
@@ -19,7 +24,8 @@ def parse_duration(text: str) -> timedelta:
     Units: `ms`, `s`, `m` (minutes), `h`, `d`, `w`. A bare `0` means no time.
 
     Raises:
-        DurationError: if `text` is not a duration (the message says what is accepted).
+        DurationError: if `text` is not a duration (the message says what is accepted), or
+            is longer than `MAX_DURATION`.
     """
     cleaned = text.strip().lower().replace(" ", "")
     if cleaned == "0":
@@ -35,6 +41,11 @@ def parse_duration(text: str) -> timedelta:
         raise DurationError(
             f"invalid duration {text!r}: use a number and a unit (ms, s, m, h, d, w), "
             "e.g. 30s, 90m, 2h, 1d or 1h30m"
+        )
+    if total > MAX_DURATION.total_seconds():
+        raise DurationError(
+            f"duration {text!r} is too long: at most {format_duration(MAX_DURATION)} "
+            f"({MAX_DURATION.days} days)"
         )
     return timedelta(seconds=total)
 
@@ -52,7 +63,9 @@ def parse_offset(text: str) -> timedelta:
         cleaned = cleaned[1:]
     try:
         return sign * parse_duration(cleaned)
-    except DurationError:
+    except DurationError as error:
+        if "too long" in str(error):
+            raise
         raise DurationError(
             f"invalid offset {text!r}: use a signed duration from the scenario start, "
             "e.g. +30m, -2h or 0"

@@ -28,6 +28,20 @@ from qs_tui.sim.topology import (
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 
+#: Hosts a scenario may simulate (services x regions x hosts per region). The largest shipped
+#: estate has 400; each host is one metric document per interval.
+MAX_HOSTS = 5_000
+#: Services a scenario may list.
+MAX_SERVICES = 500
+#: Regions a scenario may list.
+MAX_REGIONS = 50
+#: The longest `history` and `duration`: a month each. Longer belongs in a real cluster.
+MAX_SPAN = timedelta(days=30)
+#: Metric samples a scenario may generate in all: (history + duration) / interval x hosts.
+#: About 150 bytes each in the embedded store, so the bound keeps a whole run under ~300 MB
+#: of telemetry and a backfill to a minute or two (the 24-hour healthy scenario: 414,720).
+MAX_SAMPLES = 2_000_000
+
 ActionName = Literal["rollback", "restart", "scale_out", "failover", "flush_cache", "none"]
 
 
@@ -216,6 +230,13 @@ class Scenario(BaseModel):
         parse_duration(value)
         return value
 
+    @field_validator("history", "duration")
+    @classmethod
+    def _within_span(cls, value: str) -> str:
+        if parse_duration(value) > MAX_SPAN:
+            raise ValueError(f"{value} is longer than the limit of {MAX_SPAN.days}d")
+        return value
+
     @field_validator("interval")
     @classmethod
     def _whole_seconds(cls, value: str) -> str:
@@ -335,8 +356,50 @@ def parse_scenario(text: str, *, path: Path | None = None, clock: Clock | None =
     except DurationError as error:  # pragma: no cover - validators wrap these already
         raise ScenarioError(str(error), path=path) from None
     scenario = scenario.model_copy(update={"path": path})
+    _check_bounds(scenario, text)
     _check_targets(scenario, text)
     return scenario
+
+
+def _check_bounds(scenario: Scenario, text: str) -> None:
+    """Refuse estates and runs too big for one machine before anything is generated.
+
+    Checked before the topology is built, so a typo such as a million hosts fails at once
+    instead of after gigabytes of memory.
+    """
+    spec = scenario.topology
+    services = spec.generated if spec.generated is not None else len(spec.services or ())
+    if spec.generated is None and spec.services is None:
+        services = len(DEFAULT_SERVICES)
+    regions = len(spec.regions)
+
+    def fail(message: str, loc: tuple[str | int, ...]) -> ScenarioError:
+        return ScenarioError(
+            message, path=scenario.path, line=_line_of(text, loc), field=_field_path(loc)
+        )
+
+    if services > MAX_SERVICES:
+        raise fail(
+            f"{services:,} services; the limit is {MAX_SERVICES:,}", ("topology", "services")
+        )
+    if regions > MAX_REGIONS:
+        raise fail(f"{regions:,} regions; the limit is {MAX_REGIONS:,}", ("topology", "regions"))
+    hosts = services * regions * spec.hosts_per_region
+    if hosts > MAX_HOSTS:
+        raise fail(
+            f"{services:,} services x {regions:,} regions x {spec.hosts_per_region} hosts "
+            f"= {hosts:,} hosts; the limit is {MAX_HOSTS:,}",
+            ("topology", "hosts_per_region"),
+        )
+    span = scenario.history_span + scenario.duration_span
+    samples = int(span.total_seconds() // scenario.interval_seconds) * hosts
+    if samples > MAX_SAMPLES:
+        raise fail(
+            f"(history {scenario.history} + duration {scenario.duration}) / interval "
+            f"{scenario.interval} x {hosts:,} hosts = {samples:,} metric samples; the limit is "
+            f"{MAX_SAMPLES:,}: shorten history or duration, lengthen interval or use fewer hosts",
+            ("duration",),
+        )
 
 
 def _check_targets(scenario: Scenario, text: str) -> None:

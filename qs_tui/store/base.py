@@ -27,6 +27,19 @@ class StoreError(Exception):
         self.message = message
 
 
+class DocumentExists(StoreError):
+    """A create-if-absent write found a document with that id already there (ES's 409
+    `version_conflict_engine_exception`): someone else wrote it first.
+
+    Attributes:
+        doc_id: the id that is taken.
+    """
+
+    def __init__(self, index: str, doc_id: str) -> None:
+        super().__init__("document already exists", f"[{doc_id}] in {index}: version conflict")
+        self.doc_id = doc_id
+
+
 @dataclass(frozen=True)
 class Health:
     """What `Store.health()` reports.
@@ -49,10 +62,16 @@ class Health:
 
 @dataclass(frozen=True)
 class BulkResult:
-    """Outcome of `Store.bulk`: how many documents were written and the per-document errors."""
+    """Outcome of `Store.bulk`: how many documents were written and the per-document errors.
+
+    `duplicates` counts documents a data stream already held under the same `_id` (ES answers
+    those `create` operations 409 per item): they are already there, so neither written nor
+    errors. That is what makes telemetry with deterministic ids safe to write twice.
+    """
 
     written: int
     errors: list[str] = field(default_factory=list)
+    duplicates: int = 0
 
 
 @runtime_checkable
@@ -79,8 +98,14 @@ class Store(Protocol):
         """Write many documents to `index` (a data stream or an index)."""
         ...
 
-    def index(self, index: str, document: Document, *, doc_id: str | None = None) -> str:
-        """Write one document (replacing the one with the same `doc_id`); returns its id."""
+    def index(
+        self, index: str, document: Document, *, doc_id: str | None = None, create: bool = False
+    ) -> str:
+        """Write one document (replacing the one with the same `doc_id`); returns its id.
+
+        With `create=True` the write only happens if no document has that id: otherwise it
+        raises `DocumentExists` (how two processes agree on who owns an id).
+        """
         ...
 
     def ensure_templates(self) -> list[str]:

@@ -15,6 +15,7 @@ from elasticsearch import (
     ApiError,
     AuthenticationException,
     AuthorizationException,
+    ConflictError,
     ConnectionError,
     ConnectionTimeout,
     Elasticsearch,
@@ -30,7 +31,14 @@ from elasticsearch.helpers import streaming_bulk
 
 from qs_tui.config import Settings
 from qs_tui.esql.catalog import EsqlResult
-from qs_tui.store.base import BulkResult, Document, EsqlParams, Health, StoreError
+from qs_tui.store.base import (
+    BulkResult,
+    Document,
+    DocumentExists,
+    EsqlParams,
+    Health,
+    StoreError,
+)
 from qs_tui.store.compat import ApiCompatibility, CompatibilityTransport
 from qs_tui.store.templates import INDICES, spec_for
 
@@ -103,6 +111,12 @@ def _wire_params(params: EsqlParams) -> list[Any] | None:
     if isinstance(params, Mapping):
         return [{str(name).lstrip("?"): _json_ready(value)} for name, value in params.items()]
     return [_json_ready(value) for value in params]
+
+
+def _item_status(item: Mapping[str, Any]) -> Any:
+    """The HTTP status of one bulk response item (`{"create": {"status": 409, ...}}`)."""
+    _op, detail = next(iter(item.items()))
+    return detail.get("status")
 
 
 def _cloud_host(cloud_id: str) -> str:
@@ -332,6 +346,7 @@ class ElasticStore:
                 yield action | {"_source": source}
 
         written = 0
+        duplicates = 0
         errors: list[str] = []
         try:
             for ok, item in streaming_bulk(
@@ -346,24 +361,36 @@ class ElasticStore:
             ):
                 if ok:
                     written += 1
+                elif op_type == "create" and _item_status(item) == 409:
+                    # The id is already there: a sample written before (deterministic ids).
+                    duplicates += 1
                 else:
                     errors.append(self._describe_item_error(item))
         except Exception as error:  # translated at the boundary
             self._raise(error, action=f"write documents to {index}")
-        return BulkResult(written=written, errors=errors)
+        return BulkResult(written=written, errors=errors, duplicates=duplicates)
 
-    def index(self, index: str, document: Document, *, doc_id: str | None = None) -> str:
+    def index(
+        self, index: str, document: Document, *, doc_id: str | None = None, create: bool = False
+    ) -> str:
         """Write one document (replacing the one with the same `doc_id`); returns its id.
 
+        With `create=True` the write is `op_type=create`: a taken id raises `DocumentExists`.
+
         Raises:
+            DocumentExists: `create` (or a data stream) and the id is taken (ES's 409).
             StoreError: the write failed; a data stream cannot replace a document by id.
         """
         spec = spec_for(index)
-        op_type = "create" if spec is not None and spec.data_stream else "index"
+        op_type = "create" if create or (spec is not None and spec.data_stream) else "index"
         try:
             response = self._client.index(
                 index=index, document=_json_ready(document), id=doc_id, op_type=op_type
             )
+        except ConflictError as error:
+            if doc_id is None:
+                self._raise(error, action=f"write a document to {index}")
+            raise DocumentExists(index, doc_id) from error
         except Exception as error:  # translated at the boundary
             self._raise(error, action=f"write a document to {index}")
         return str(response.body.get("_id", doc_id or ""))

@@ -34,7 +34,9 @@ A document that does not fit its mapping is reported in `BulkResult.errors` with
 and field, and not written; the other documents of the batch are written.
 
 Documents may carry their id in an `_id` key; otherwise ids are generated from a per-index
-counter (decimal strings). Writing a document whose id exists replaces the old one.
+counter (decimal strings). Writing a document whose id exists replaces the old one in a plain
+index; a data stream takes `create` operations only, as in Elasticsearch, so a document whose id
+is already there is left as it was and counted in `BulkResult.duplicates` (ES's per-item 409).
 
 With a data directory, every `bulk()`/`index()` call is durable when it returns (see
 `qs_tui.store.persistence` for how a crash can never damage committed data).
@@ -59,7 +61,14 @@ from qs_tui import __version__
 from qs_tui.esql import types as T
 from qs_tui.esql.catalog import EsqlResult, IndexData
 from qs_tui.esql.errors import EsqlError
-from qs_tui.store.base import BulkResult, Document, EsqlParams, Health, StoreError
+from qs_tui.store.base import (
+    BulkResult,
+    Document,
+    DocumentExists,
+    EsqlParams,
+    Health,
+    StoreError,
+)
 from qs_tui.store.persistence import DataDirectory, IndexRecord
 from qs_tui.store.templates import INDICES, spec_for
 
@@ -743,6 +752,16 @@ class _Table:
             if isinstance(dtype, pl.List)
         }
         self._frame: pl.DataFrame | None = None
+        self._newest: Any = None  # newest @timestamp held, once known (see `newest`)
+
+    def newest(self) -> Any:
+        """The newest `@timestamp` held (None when empty or unknown): lets a data stream
+        tell cheaply that a batch is newer than everything it holds."""
+        if self._newest is None and TIMESTAMP in self.mapping.fields:
+            frame = self.frame()
+            if frame.height and TIMESTAMP in frame.columns:
+                self._newest = frame[TIMESTAMP].max()
+        return self._newest
 
     def schema(self) -> dict[str, pl.DataType]:
         """Column -> dtype of the concatenated frame (fields by name, then `_id`)."""
@@ -798,6 +817,10 @@ class _Table:
         self.note_multi_valued(chunk)
         self.chunks.append(chunk)
         self._frame = None
+        if self._newest is not None and TIMESTAMP in chunk.columns and chunk.height:
+            latest = chunk[TIMESTAMP].max()
+            if latest is not None and latest > self._newest:
+                self._newest = latest
 
     def invalidate(self) -> None:
         """Forget the cached frame (the mapping changed)."""
@@ -807,6 +830,7 @@ class _Table:
         """Swap every chunk for one frame (after a rewrite)."""
         self.chunks = [frame]
         self._frame = None
+        self._newest = None
 
     def record(self, segments: list[str]) -> IndexRecord:
         """What the manifest stores for this table."""
@@ -854,6 +878,7 @@ class _Batch:
     frame: pl.DataFrame
     errors: dict[int, str]
     explicit_ids: bool
+    duplicates: int = 0
 
 
 class EmbeddedStore:
@@ -947,23 +972,32 @@ class EmbeddedStore:
 
         Errors read `document <position>: <reason>` with 0-based positions in `documents`.
         """
-        written, errors = self.bulk_detailed(index, documents)
+        batch = self._bulk_batch(index, documents)
         return BulkResult(
-            written=written,
-            errors=[f"document {position}: {message}" for position, message in errors],
+            written=batch.frame.height,
+            errors=[
+                f"document {position}: {message}"
+                for position, message in sorted(batch.errors.items())
+            ],
+            duplicates=batch.duplicates,
         )
 
     def bulk_detailed(
         self, index: str, documents: Iterable[Document]
     ) -> tuple[int, list[tuple[int, str]]]:
         """Like `bulk`, with errors as `(position, message)` pairs for callers that map them."""
+        batch = self._bulk_batch(index, documents)
+        return batch.frame.height, sorted(batch.errors.items())
+
+    def _bulk_batch(self, index: str, documents: Iterable[Document]) -> _Batch:
+        """Convert and commit one bulk request; the batch says what was written."""
         docs = list(documents)
         with self._lock:
             self._check_open()
             table = self._table_for_write(index)
             batch = self._convert_documents(table, docs)
             self._commit(table, batch)
-        return batch.frame.height, sorted(batch.errors.items())
+        return batch
 
     def bulk_frame(self, index: str, frame: pl.DataFrame) -> BulkResult:
         """Write documents already held as a polars frame (columns named by dotted field).
@@ -981,10 +1015,16 @@ class EmbeddedStore:
             errors=[f"document {p}: {m}" for p, m in sorted(batch.errors.items())],
         )
 
-    def index(self, index: str, document: Document, *, doc_id: str | None = None) -> str:
+    def index(
+        self, index: str, document: Document, *, doc_id: str | None = None, create: bool = False
+    ) -> str:
         """Write one document, replacing the one with the same `doc_id`; returns its id.
 
+        With `create=True` (always, for a data stream, as in Elasticsearch) an existing
+        `doc_id` is not replaced: `DocumentExists` is raised instead.
+
         Raises:
+            DocumentExists: `create` and the id is taken.
             StoreError: the document does not fit the index's mapping.
         """
         body = dict(document)
@@ -993,6 +1033,10 @@ class EmbeddedStore:
         with self._lock:
             self._check_open()
             table = self._table_for_write(index)
+            if doc_id is not None and (create or table.data_stream):
+                current = table.frame()
+                if current.height and bool((current[ID] == doc_id).any()):
+                    raise DocumentExists(index, doc_id)
             batch = self._convert_documents(table, [body])
             if batch.errors:
                 raise StoreError("document rejected", f"index {index}: {batch.errors[0]}")
@@ -1101,6 +1145,38 @@ class EmbeddedStore:
                 del self._tables[name]
                 raise
         return batch.frame.height, []
+
+    #: `prune()` is available: the simulator keeps the in-process store's memory bounded.
+    supports_prune = True
+
+    def prune(self, index: str, *, before: datetime) -> int:
+        """Delete the documents of `index` whose `@timestamp` is before `before`.
+
+        The embedded store holds everything in memory; a long-running simulated source
+        calls this to keep a window of telemetry (a cluster has ILM for that). With a data
+        directory the index is rewritten (one segment), so call it in coarse steps.
+
+        Returns:
+            How many documents were removed (0 when the index or its timestamps are absent).
+        """
+        with self._lock:
+            self._check_open()
+            table = self._tables.get(index)
+            if table is None or TIMESTAMP not in table.mapping.fields:
+                return 0
+            frame = table.frame()
+            if frame.height == 0:
+                return 0
+            cutoff = before.astimezone(UTC) if before.tzinfo else before.replace(tzinfo=UTC)
+            old = frame.select(
+                (pl.col(TIMESTAMP) < pl.lit(cutoff).cast(frame.schema[TIMESTAMP])).fill_null(False)
+            ).to_series()
+            removed = int(old.sum())
+            if removed:
+                kept = frame.filter(~old)
+                self._persist(table, rewrite=kept)
+                table.replace_all(kept)
+            return removed
 
     def indices(self) -> list[str]:
         """Names of every index, sorted."""
@@ -1376,10 +1452,16 @@ class EmbeddedStore:
             keep = pl.Series([True] * length)
             keep = keep.scatter(sorted(errors), False)
             frame = frame.filter(keep)
-        if explicit:
+        duplicates = 0
+        if explicit and table.data_stream:
+            # `create` ops: the first document with an id wins, later ones are conflicts.
+            unique = frame.unique(subset=[ID], keep="first", maintain_order=True)
+            duplicates = frame.height - unique.height
+            frame = unique
+        elif explicit:
             # Later documents with the same id replace earlier ones, as bulk `index` ops do.
             frame = frame.unique(subset=[ID], keep="last", maintain_order=True)
-        return _Batch(frame=frame, errors=errors, explicit_ids=explicit)
+        return _Batch(frame=frame, errors=errors, explicit_ids=explicit, duplicates=duplicates)
 
     def _commit(self, table: _Table, batch: _Batch) -> None:
         """Make a converted batch part of the table (and durable, with a data directory)."""
@@ -1387,7 +1469,28 @@ class EmbeddedStore:
         table.invalidate()
         table.note_multi_valued(batch.frame)
         new = table.align(batch.frame)
-        existing = table.frame() if batch.explicit_ids else None
+        if batch.explicit_ids and table.data_stream:
+            # A data stream never replaces: ids already there are duplicates (ES's 409).
+            oldest = new[TIMESTAMP].min() if TIMESTAMP in new.columns else None
+            newest = table.newest()
+            if oldest is not None and newest is not None and oldest > newest:
+                # Newer than everything held (live telemetry, the usual case): no id can be
+                # taken, so no need to look at what is held.
+                held = new.clear()
+            else:
+                held = table.frame()
+            if held.height and oldest is not None and TIMESTAMP in held.columns:
+                # Only documents as new as the batch's oldest can share its ids (the ids of
+                # telemetry carry its instant): a cheap numeric filter before hashing ids.
+                held = held.filter(pl.col(TIMESTAMP) >= oldest)
+            if held.height:
+                taken = new[ID].is_in(held[ID].implode())
+                count = int(taken.sum())
+                if count:
+                    batch.duplicates += count
+                    new = new.filter(~taken)
+                    batch.frame = batch.frame.filter(~taken)
+        existing = table.frame() if batch.explicit_ids and not table.data_stream else None
         replaced = (
             existing is not None
             and existing.height > 0

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from qs_tui.esql.catalog import EsqlResult
-from qs_tui.store.base import BulkResult, Document, EsqlParams, Health
+from qs_tui.store.base import BulkResult, Document, EsqlParams, Health, StoreError
 
 
 class RecordingStore:
@@ -23,14 +23,17 @@ class RecordingStore:
     def esql(
         self, query: str, *, params: EsqlParams = None, now: datetime | None = None
     ) -> EsqlResult:
-        raise NotImplementedError("the recording store does not run queries")
+        # As a store without the data would: the simulator then writes its whole history.
+        raise StoreError("the recording store does not run queries")
 
     def bulk(self, index: str, documents: Iterable[Document]) -> BulkResult:
         batch = [dict(document) for document in documents]
         self.calls.append((index, batch))
         return BulkResult(written=len(batch))
 
-    def index(self, index: str, document: Document, *, doc_id: str | None = None) -> str:
+    def index(
+        self, index: str, document: Document, *, doc_id: str | None = None, create: bool = False
+    ) -> str:
         self.calls.append((index, [dict(document)]))
         return doc_id or str(len(self.calls))
 

@@ -64,7 +64,9 @@ def test_metric_documents_have_exactly_the_mapped_fields() -> None:
     for index in (METRICS, LOGS):
         fields = set(BY_NAME[index].properties)
         for document in store.documents(index):
-            assert set(document) == fields
+            # `_id` is metadata (the deterministic document id), not a field.
+            assert set(document) - {"_id"} == fields
+            assert document["_id"].startswith(document["host"] + "/")
     document = store.documents(METRICS)[0]
     assert document["@timestamp"].endswith(".000Z")
     assert 0 <= document["error_rate"] <= 1

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from qs_tui.esql.catalog import IndexData
-from qs_tui.store.base import Store, StoreError
+from qs_tui.store.base import DocumentExists, Store, StoreError
 from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.store.templates import INDICES, METRICS
 
@@ -382,12 +382,33 @@ def test_bulk_ids_last_one_wins_and_numeric_ids_never_collide(store: EmbeddedSto
 
 
 def test_replace_by_id_keeps_the_other_documents(store: EmbeddedStore) -> None:
-    store.bulk(METRICS, [metric(i) for i in range(5)])
-    ids = only(store, METRICS).frame["_id"].to_list()
-    store.index(METRICS, metric(99, cpu_percent=99.0), doc_id=ids[2])
-    frame = only(store, METRICS).frame
+    store.bulk("notes", [{"n": i} for i in range(5)])
+    ids = only(store, "notes").frame["_id"].to_list()
+    store.index("notes", {"n": 99}, doc_id=ids[2])
+    frame = only(store, "notes").frame
     assert frame.height == 5
-    assert frame.filter(pl.col("_id") == ids[2])["cpu_percent"].to_list() == [99.0]
+    assert frame.filter(pl.col("_id") == ids[2])["n"].to_list() == [99]
+
+
+def test_a_data_stream_never_replaces_a_document_as_in_elasticsearch(
+    store: EmbeddedStore,
+) -> None:
+    # Data streams take `create` operations: a taken id is a 409 per item, kept as it was.
+    store.bulk(METRICS, [metric(i) | {"_id": f"h/{i}"} for i in range(5)])
+    again = store.bulk(METRICS, [metric(i, cpu_percent=99.0) | {"_id": f"h/{i}"} for i in (2, 5)])
+    assert (again.written, again.duplicates, again.errors) == (1, 1, [])
+    with pytest.raises(DocumentExists, match=r"\[h/2\] in qs-metrics"):
+        store.index(METRICS, metric(2, cpu_percent=99.0), doc_id="h/2")
+    frame = only(store, METRICS).frame
+    assert frame.height == 6
+    assert frame.filter(pl.col("_id") == "h/2")["cpu_percent"].to_list() != [99.0]
+
+
+def test_create_refuses_a_taken_id_in_a_plain_index(store: EmbeddedStore) -> None:
+    store.index("notes", {"n": 1}, doc_id="INC-0001", create=True)
+    with pytest.raises(DocumentExists):
+        store.index("notes", {"n": 2}, doc_id="INC-0001", create=True)
+    assert only(store, "notes").frame["n"].to_list() == [1]
 
 
 # -- frames ------------------------------------------------------------------------------------

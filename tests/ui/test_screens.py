@@ -436,8 +436,10 @@ class RecordingStore:
     def bulk(self, index: str, documents: Iterable[Document]) -> BulkResult:
         return self.inner.bulk(index, documents)
 
-    def index(self, index: str, document: Document, *, doc_id: str | None = None) -> str:
-        return self.inner.index(index, document, doc_id=doc_id)
+    def index(
+        self, index: str, document: Document, *, doc_id: str | None = None, create: bool = False
+    ) -> str:
+        return self.inner.index(index, document, doc_id=doc_id, create=create)
 
     def ensure_templates(self) -> list[str]:
         return self.inner.ensure_templates()
