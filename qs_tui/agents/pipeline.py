@@ -410,8 +410,9 @@ class Pipeline:
         rejected (`by`); one answered in time but not yet carried out keeps its answer in
         the record, and the incident is escalated, not executed: nobody is left to watch the
         change or its verification, and a fix that does not verify must be undone under
-        someone's eye. Either way the incident is closed and recorded. Later ticks do
-        nothing, so no new question is asked of nobody; calling it again closes nothing.
+        someone's eye. Either way the incident is closed and recorded, and queued audit
+        records are flushed (with retries). Later ticks do nothing, so no new question is
+        asked of nobody; calling it again closes nothing.
 
         Returns:
             The incidents this closed.
@@ -445,7 +446,15 @@ class Pipeline:
                         approval=approval,
                     )
                 closed.append(moved)
+            # What leaving recorded, and anything queued while the store was down, is
+            # written now: after this the store closes.
+            self.context.records.flush(retry=True)
         return closed
+
+    @property
+    def unwritten_records(self) -> int:
+        """Audit records still queued because the store did not take them."""
+        return self.context.records.pending
 
     # ---- events -------------------------------------------------------------------------
 

@@ -119,6 +119,8 @@ class WarRoomApp(App[int]):
         self._leaving = False
         self._left = False
         self.left_behind: list[Incident] = []
+        #: Audit records the store had not taken when the war room closed (they are lost).
+        self.unwritten_records = 0
         """Incidents closed because the operator left while they waited for an answer."""
         self._stop = threading.Event()
         self._segment = threading.Event()
@@ -503,6 +505,7 @@ class WarRoomApp(App[int]):
             self._left = self._leaving = True
             try:
                 closed = runtime.pipeline.leave(by="operator left", reason="the war room closed")
+                self.unwritten_records = runtime.pipeline.unwritten_records
             except Exception as error:  # a failing store must not keep the operator in
                 self.failure = self.failure or f"could not close open approvals: {error}"
                 return []

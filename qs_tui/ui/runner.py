@@ -301,6 +301,12 @@ def run_tui(
         # The screen is gone: say in the terminal what leaving did to what waited.
         reason = incident.history[-1].reason if incident.history else ""
         errors.write(f"{incident.id} {incident.state.value.replace('_', ' ')}: {reason}\n")
+    if app.unwritten_records:
+        errors.write(
+            f"error: {app.unwritten_records} audit record(s) could not be written: the store "
+            "did not answer before the war room closed\n"
+        )
+        return EXIT_ERROR
     if app.failure is not None:
         errors.write(f"error: {app.failure}\n")
         return EXIT_ERROR

@@ -302,3 +302,26 @@ def test_the_queue_is_bounded_and_counts_what_it_drops() -> None:
         "audit trail incomplete: 2 records dropped from a full queue "
         "(last error: cannot reach the store: connection refused)"
     )
+
+
+def test_leaving_writes_what_waited_in_the_audit_queue(leak_file: Path) -> None:
+    from qs_tui.headless import play_scenario
+    from qs_tui.sim.scenario import load_scenario
+
+    store = Flaky()
+    store.always_down.add(f"{DECISIONS}:detected")  # down for the whole run
+    run = play_scenario(
+        load_scenario(str(leak_file)), sink=lambda event: None, pipeline_settings=QUICK, store=store
+    )
+    count = f"FROM {DECISIONS} | STATS n = COUNT(*)"
+    waiting = run.pipeline.unwritten_records
+    written = store.esql(count).values[0][0]
+    assert waiting >= 1
+    store.always_down.clear()  # the store is back as the operator leaves
+
+    run.pipeline.leave(by="operator left", reason="the war room closed")
+
+    assert run.pipeline.unwritten_records == 0
+    assert store.esql(count).values[0][0] >= written + waiting
+    detected = store.esql(f'FROM {DECISIONS} | WHERE decision == "detected" | STATS n = COUNT(*)')
+    assert detected.values[0][0] == 1
