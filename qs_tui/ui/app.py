@@ -469,7 +469,9 @@ class WarRoomApp(App[int]):
     async def action_quit(self) -> None:
         """Stop the pipeline and leave."""
         self.stop_pipeline()
-        self.exit(1 if self.failure else 0)
+        # The result is what `run()` returns; `return_code` is the process's exit status.
+        code = 1 if self.failure else 0
+        self.exit(code, return_code=code)
 
     def on_unmount(self) -> None:
         """Leaving by any route stops the worker; a non-live session closes its store here."""
