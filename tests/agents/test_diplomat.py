@@ -29,6 +29,7 @@ from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.store.templates import DECISIONS
 from tests.remediation.factories import make_incident, make_option, make_plan
 from tests.remediation.local_server import Reply, scripted_server
+from tests.waiting import HANG_GUARD_S
 
 START = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 E = TypeVar("E")
@@ -331,7 +332,7 @@ def test_the_prompt_reads_its_answer_off_the_pipeline_thread(setup: Setup) -> No
 
         typist.write("y\n")
         typist.flush()
-        assert prompt.wait_handled(1, timeout_s=10)
+        assert prompt.wait_handled(1, timeout_s=HANG_GUARD_S)
 
     approval = setup.diplomat.poll(pending)
     assert approval is not None
@@ -352,7 +353,7 @@ def test_the_prompt_asks_queued_requests_in_turn(setup: Setup) -> None:
 
     prompt(requests[0])
     prompt(requests[1])
-    assert prompt.wait_handled(2, timeout_s=10)
+    assert prompt.wait_handled(2, timeout_s=HANG_GUARD_S)
 
     assert (a := setup.diplomat.poll(first)) is not None
     assert a.decision is ApprovalDecision.DRY_RUN
@@ -370,7 +371,7 @@ def test_the_prompt_skips_requests_that_already_timed_out(setup: Setup) -> None:
     setup.diplomat.poll(pending)
 
     prompt(setup.of(ApprovalRequested)[0])
-    assert prompt.wait_handled(1, timeout_s=10)
+    assert prompt.wait_handled(1, timeout_s=HANG_GUARD_S)
 
     assert output.getvalue() == ""
 
@@ -424,7 +425,7 @@ def test_the_webhook_secret_never_reaches_the_transcript() -> None:
         pending = setup.ask()
         deny_all(setup.of(ApprovalRequested)[0])
         setup.diplomat.poll(pending)
-        assert notifier.flush(10)
+        assert notifier.flush(HANG_GUARD_S)
         notifier.close()
 
     said = setup.said()

@@ -7,10 +7,9 @@ ManualClock at the scenario's start, the scenario's seed, no worker loop (tests 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import textual.constants
@@ -26,18 +25,6 @@ SMALL = (80, 24)
 #: History written before the live part in tests: the detectors' 30 min baseline plus
 #: their 10 min window, so the leak is seen on the first detection pass.
 TEST_HISTORY = timedelta(minutes=40)
-
-T = TypeVar("T")
-
-
-#: Turns a hang into a failure: far longer than any wait should take on a loaded machine,
-#: and never the condition a test checks (tests wait on messages and events, not time).
-HANG_GUARD_S = 300.0
-
-
-async def within_guard(awaitable: Awaitable[T]) -> T:
-    """Await `awaitable` (an event or message the test waits for), failing only if it hangs."""
-    return await asyncio.wait_for(awaitable, timeout=HANG_GUARD_S)
 
 
 class HandWall:

@@ -25,7 +25,8 @@ from qs_tui.ui.messages import ApprovalRequestedMessage, MetricsSampledMessage
 from qs_tui.ui.runner import run_tui
 from qs_tui.ui.screens.incident import IncidentScreen
 from qs_tui.ui.widgets import AgentPane, IncidentTimeline, MetricChart, ServicesPane, StatusBar
-from tests.ui.conftest import SMALL, TEST_HISTORY, WIDE, HandWall, within_guard
+from tests.ui.conftest import SMALL, TEST_HISTORY, WIDE, HandWall
+from tests.waiting import within_guard
 
 pytestmark = pytest.mark.anyio
 
