@@ -147,12 +147,13 @@ def install(wheel: Path, where: Path) -> Install:
     )
     result = Install(venv=venv, cwd=where / "elsewhere")
     result.cwd.mkdir()
-    # The dependencies: the folders this interpreter imports from, less the checkout, after
-    # the venv's own site-packages, so the installed wheel is what `import qs_tui` finds.
+    # The dependencies: the folders this interpreter imports from, less any that holds a
+    # `qs_tui` (the checkout), after the venv's own site-packages, so the installed wheel is
+    # what `import qs_tui` finds.
     paths = [
         entry
         for entry in dict.fromkeys(sys.path)
-        if entry and Path(entry).is_dir() and not Path(entry).resolve().is_relative_to(REPO)
+        if entry and Path(entry).is_dir() and not (Path(entry) / "qs_tui").exists()
     ]
     (result.site_packages / "_qs_test_dependencies.pth").write_text(
         "\n".join(paths) + "\n", encoding="utf-8"
