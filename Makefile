@@ -1,22 +1,36 @@
 # The two commands: `make run` and `make test`. Both create and reuse .venv.
+#
+# Installs come from the locks in requirements/ (exact versions, checked against their
+# hashes), so every machine gets the versions the tests passed with; pyproject.toml keeps
+# the ranges for people installing the package. `make lock` re-resolves the locks after a
+# dependency change, `make lock-upgrade` moves every pin to the newest allowed version.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK_RUN := requirements/run.txt
+LOCK_DEV := requirements/dev.txt
+# A change to any of these reinstalls (the stamps are older than them).
+BUILD_FILES := pyproject.toml setup.py
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest bench screenshots clean
+.PHONY: run test lint typecheck pytest bench screenshots lock lock-upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# The project itself is installed editable and without build isolation: it is built with the
+# locked setuptools, so nothing unpinned is fetched.
+$(STAMP_RUN): $(LOCK_RUN) $(BUILD_FILES) | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK_RUN)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+# The dev lock holds every run pin too (run.txt is resolved within it), so it covers `run`.
+$(STAMP_DEV): $(LOCK_DEV) $(BUILD_FILES) | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
@@ -42,6 +56,26 @@ bench: $(STAMP_DEV)
 # Debian/Ubuntu package librsvg2-bin).
 screenshots: $(STAMP_DEV)
 	$(BIN)/python -m qs_tui.ui.screenshots
+
+# Both locks for every platform from Python 3.11 on, with hashes. The build requirements of
+# pyproject.toml go in too (the editable install above builds with them). The dev lock is
+# resolved first and the run lock within it, so the two never disagree on a version.
+UV := $(BIN)/uv
+UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command 'make lock' $(LOCK_FLAGS)
+BUILD_REQUIRES := $(BIN)/python -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
+
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+
+lock: | $(UV)
+	mkdir -p requirements
+	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra dev pyproject.toml - -o $(LOCK_DEV)
+	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - -c $(LOCK_DEV) -o $(LOCK_RUN)
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

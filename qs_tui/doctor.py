@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from qs_tui.config import Settings
@@ -13,10 +14,18 @@ from qs_tui.store.base import Store, StoreError
 from qs_tui.store.templates import INDICES, TEMPLATE_PRIORITY, IndexSpec
 
 if TYPE_CHECKING:
+    from qs_tui.resources import DataFolder
     from qs_tui.store.compat import ApiCompatibility
     from qs_tui.store.elastic import ElasticStore
 
-__all__ = ["Check", "patterns_overlap", "run_doctor", "template_differences"]
+__all__ = [
+    "Check",
+    "patterns_overlap",
+    "query_library_check",
+    "run_doctor",
+    "scenario_checks",
+    "template_differences",
+]
 
 Status = Literal["ok", "warn", "FAIL"]
 
@@ -51,7 +60,8 @@ def run_doctor(settings: Settings, *, out: TextIO) -> int:
         1 when any check failed, 0 otherwise (warnings do not fail).
     """
     kind = settings.store_kind
-    checks = _elastic_checks(settings) if kind == "elastic" else _embedded_checks(settings)
+    store_checks = _elastic_checks(settings) if kind == "elastic" else _embedded_checks(settings)
+    checks = chain(store_checks, _library_checks(settings))
     failed = False
     for check in checks:
         print(check.line(), file=out, flush=True)
@@ -59,6 +69,86 @@ def run_doctor(settings: Settings, *, out: TextIO) -> int:
     summary = "problems found" if failed else "all checks passed"
     print(f"\n{summary} ({kind} store)", file=out)
     return 1 if failed else 0
+
+
+# -- what the program ships: queries and scenarios -----------------------------------------
+
+_REINSTALL_FIX = (
+    "reinstall qs-tui (a wheel carries esql/ and fixtures/scenarios/ inside the package), "
+    "or run it from a complete checkout"
+)
+
+
+def _library_checks(settings: Settings) -> Iterator[Check]:
+    """The query library and the scenarios are where the program looks, and all are usable."""
+    from qs_tui.resources import data_folder
+
+    yield query_library_check(data_folder("esql"))
+    yield from scenario_checks(data_folder("scenarios"), configured=settings.scenario)
+
+
+def query_library_check(folder: DataFolder) -> Check:
+    """Every `*.esql` file in `folder` parses (with a stand-in value for each parameter)."""
+    from qs_tui.esql.errors import EsqlError
+    from qs_tui.esql.parser import parse
+    from qs_tui.queries import all_queries
+
+    queries = all_queries(folder.path) if folder.exists else []
+    if not queries:
+        return Check("FAIL", "queries", f"no query files in {folder.path}", _REINSTALL_FIX)
+    broken: list[str] = []
+    for query in queries:
+        # Parameters only fill literals, so any value shows whether the text parses.
+        stand_ins = dict.fromkeys(query.params, "2026-01-01T00:00:00Z")
+        try:
+            parse(query.text, params=stand_ins)
+        except EsqlError as error:
+            broken.append(f"{query.name}.esql: {str(error).splitlines()[0]}")
+    if broken:
+        return Check(
+            "FAIL",
+            "queries",
+            f"{len(broken)} of {len(queries)} in {folder.path} do not parse: " + "; ".join(broken),
+            "fix the query (`qs-tui esql @FILE` shows where it fails)",
+        )
+    return Check("ok", "queries", f"{len(queries)} queries parse ({folder.source}: {folder.path})")
+
+
+def scenario_checks(folder: DataFolder, *, configured: str) -> Iterator[Check]:
+    """Every `*.toml` scenario in `folder` loads, and so does `configured` (QS_SCENARIO)."""
+    from qs_tui.sim.scenario import ScenarioError, load_scenario
+
+    files = sorted(folder.path.glob("*.toml")) if folder.exists else []
+    if not files:
+        yield Check("FAIL", "scenarios", f"no scenario files in {folder.path}", _REINSTALL_FIX)
+        return
+    broken: list[str] = []
+    for path in files:
+        try:
+            load_scenario(path)
+        except ScenarioError as error:
+            broken.append(str(error))
+    if broken:
+        yield Check(
+            "FAIL",
+            "scenarios",
+            f"{len(broken)} of {len(files)} do not load: " + "; ".join(broken),
+            _REINSTALL_FIX,
+        )
+    else:
+        yield Check(
+            "ok", "scenarios", f"{len(files)} scenarios load ({folder.source}: {folder.path})"
+        )
+    if configured not in {path.stem for path in files}:
+        try:
+            load_scenario(configured)
+        except ScenarioError as error:
+            yield Check(
+                "FAIL",
+                "scenario",
+                f"QS_SCENARIO={configured}: {str(error).removeprefix('scenario: ')}",
+                "set QS_SCENARIO to a shipped scenario's name or a TOML file",
+            )
 
 
 # -- embedded -------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""The query library: one ES|QL query per file in the top-level `esql/` folder."""
+"""The query library: one ES|QL query per file in the top-level `esql/` folder.
+
+An installed package reads the copy shipped inside it (see `qs_tui.resources`).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from qs_tui.resources import query_dir
 from qs_tui.sim.clock import iso_instant
 
-#: The `esql/` folder beside the package (the repository's top level).
-QUERY_DIR = Path(__file__).resolve().parent.parent / "esql"
+#: The query library's folder: shipped in the package, or the checkout's `esql/`.
+QUERY_DIR = query_dir()
 
 _PARAM = re.compile(r"\?([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -67,10 +71,10 @@ def load_query(name: str) -> QueryFile:
     """
     path = QUERY_DIR / f"{name}.esql"
     if not path.is_file():
-        raise QueryNotFoundError(f"no query file {path.name} in {QUERY_DIR.name}/")
+        raise QueryNotFoundError(f"no query file {path.name} in {QUERY_DIR}")
     return _read(path)
 
 
-def all_queries() -> list[QueryFile]:
-    """Every query in the library, by name."""
-    return [_read(path) for path in sorted(QUERY_DIR.glob("*.esql"))]
+def all_queries(directory: Path | None = None) -> list[QueryFile]:
+    """Every query in the library (or in `directory`), by name."""
+    return [_read(path) for path in sorted((directory or QUERY_DIR).glob("*.esql"))]

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from qs_tui.config import Settings
-from qs_tui.doctor import patterns_overlap, run_doctor, template_differences
+from qs_tui.doctor import (
+    patterns_overlap,
+    query_library_check,
+    run_doctor,
+    scenario_checks,
+    template_differences,
+)
+from qs_tui.queries import QUERY_DIR, all_queries
+from qs_tui.resources import DataFolder
+from qs_tui.sim.scenario import SCENARIO_DIR, scenario_names
 from qs_tui.store.elastic import CLIENT_VERSION
 from qs_tui.store.templates import INDICES
 from tests.store.conftest import API_KEY, API_KEY_SECRET, PASSWORD, elastic_store_for
@@ -286,3 +295,81 @@ def test_embedded_with_a_cluster_configured_warns_that_it_is_unused() -> None:
 
     assert code == 0
     assert "warn  store: a cluster is configured but QS_STORE=embedded" in "\n".join(lines)
+
+
+# -- what the program ships: queries and scenarios --------------------------------------------
+
+
+def test_the_query_library_and_the_scenarios_are_checked() -> None:
+    code, lines = doctor()
+
+    assert code == 0
+    assert line_for(lines, "queries") == (
+        f"ok    queries: {len(all_queries())} queries parse (checkout: {QUERY_DIR})"
+    )
+    assert line_for(lines, "scenarios") == (
+        f"ok    scenarios: {len(scenario_names())} scenarios load (checkout: {SCENARIO_DIR})"
+    )
+
+
+def test_an_install_without_its_queries_or_scenarios_fails(tmp_path: Path) -> None:
+    missing = tmp_path / "qs_tui" / "_data"
+    queries = query_library_check(DataFolder("esql", missing / "esql", "package"))
+    (scenarios,) = scenario_checks(
+        DataFolder("scenarios", missing / "scenarios", "package"), configured="memory-leak"
+    )
+
+    assert queries.line() == (
+        f"FAIL  queries: no query files in {missing / 'esql'} — fix: reinstall qs-tui "
+        "(a wheel carries esql/ and fixtures/scenarios/ inside the package), "
+        "or run it from a complete checkout"
+    )
+    assert scenarios.status == "FAIL"
+    assert scenarios.message == f"no scenario files in {missing / 'scenarios'}"
+
+
+def test_a_query_that_does_not_parse_is_named(tmp_path: Path) -> None:
+    (tmp_path / "recent.esql").write_text(
+        "// Params: ?start\nFROM qs-metrics | WHERE @timestamp >= TO_DATETIME(?start)\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "typo.esql").write_text("FROM qs-metrics\n| WHER cpu > 1\n", encoding="utf-8")
+
+    check = query_library_check(DataFolder("esql", tmp_path, "package"))
+
+    assert check.status == "FAIL"
+    assert check.message.startswith(f"1 of 2 in {tmp_path} do not parse: typo.esql: ")
+    assert "recent.esql" not in check.message
+
+
+def test_a_scenario_that_does_not_load_and_an_unknown_qs_scenario_are_named(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "quiet.toml").write_text(
+        (SCENARIO_DIR / "healthy.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "broken.toml").write_text('name = "broken"\nseed = \n', encoding="utf-8")
+
+    shipped, configured = scenario_checks(
+        DataFolder("scenarios", tmp_path, "package"), configured="quite"
+    )
+
+    assert shipped.status == "FAIL"
+    assert shipped.message.startswith(f"1 of 2 do not load: {tmp_path / 'broken.toml'}:2: ")
+    assert configured.status == "FAIL"
+    assert configured.message.startswith("QS_SCENARIO=quite: unknown scenario 'quite'")
+
+
+def test_a_qs_scenario_that_is_a_file_is_loaded(tmp_path: Path) -> None:
+    code, lines = doctor(QS_SCENARIO=str(SCENARIO_DIR / "healthy.toml"))
+
+    assert code == 0
+    assert not any(line[6:].startswith("scenario:") for line in lines)
+
+    code, lines = doctor(QS_SCENARIO=str(tmp_path / "missing.toml"))
+
+    assert code == 1
+    assert line_for(lines, "scenario").startswith(
+        f"FAIL  scenario: QS_SCENARIO={tmp_path / 'missing.toml'}: "
+    )
+    assert lines[-1] == "problems found (embedded store)"

@@ -11,11 +11,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
-from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 from qs_tui.queries import QueryFile, all_queries
+from qs_tui.resources import kibana_dir
 from qs_tui.store.templates import BY_NAME, DECISIONS, DEPLOYMENTS, INCIDENTS, LOGS, METRICS
 
 #: Prefix of every id QuantumState gives a Kibana object, so `remove` touches only its own.
@@ -105,13 +105,10 @@ def data_views(telemetry: Mapping[str, str] | None = None) -> list[DataView]:
 # ---------------------------------------------------------------------------------------------
 
 
-def assets_dir() -> Traversable:
-    """The folder holding the saved-object NDJSON.
-
-    `qs_tui/kibana/assets` links to the repository's top-level `kibana/` folder, and is
-    shipped as package data, so the same path works from a checkout and from a wheel.
-    """
-    return files("qs_tui.kibana") / "assets"
+def assets_dir() -> Path:
+    """The folder holding the saved-object NDJSON: the repository's top-level `kibana/`,
+    shipped inside the package in a built distribution (see `qs_tui.resources`)."""
+    return kibana_dir()
 
 
 def saved_objects_text() -> str:

@@ -1,8 +1,8 @@
 """Scenario files: TOML describing topology, faults and what a correct response looks like.
 
-Scenario names resolve against the repository's `fixtures/scenarios/` folder, found from this
-file's location (`qs_tui/sim/scenario.py` -> three parents up -> `fixtures/scenarios`), so
-they work from any working directory in a source checkout or an editable install.
+Scenario names resolve against the shipped scenarios: the repository's `fixtures/scenarios/`
+folder, which an installed package carries inside it (see `qs_tui.resources`), so names work
+from any working directory, in a checkout, an editable install or a wheel.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from qs_tui.resources import scenario_dir
 from qs_tui.sim.clock import Clock, SystemClock
 from qs_tui.sim.durations import DurationError, parse_duration
 from qs_tui.sim.faults import ALL, FaultKind, FaultSpec
@@ -26,7 +27,8 @@ from qs_tui.sim.topology import (
     generated_topology,
 )
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+#: The shipped scenarios' folder: inside the package, or the checkout's `fixtures/scenarios/`.
+SCENARIO_DIR = scenario_dir()
 
 #: Hosts a scenario may simulate (services x regions x hosts per region). The largest shipped
 #: estate has 400; each host is one metric document per interval.

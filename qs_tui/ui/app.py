@@ -485,7 +485,9 @@ class WarRoomApp(App[int]):
         # Off the UI thread: leaving waits for the worker's current tick to end.
         await asyncio.to_thread(self.leave)
         self.stop_pipeline()
-        self.exit(1 if self.failure else 0)
+        # The result is what `run()` returns; `return_code` is the process's exit status.
+        code = 1 if self.failure else 0
+        self.exit(code, return_code=code)
 
     def leave(self) -> list[Incident]:
         """Close the approval requests nobody will answer now that the operator leaves.

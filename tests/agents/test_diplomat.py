@@ -40,6 +40,7 @@ from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.store.templates import DECISIONS
 from tests.remediation.factories import make_incident, make_option, make_plan
 from tests.remediation.local_server import Reply, scripted_server
+from tests.waiting import HANG_GUARD_S
 
 START = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)
 E = TypeVar("E")
@@ -600,7 +601,7 @@ def test_the_webhook_secret_never_reaches_the_transcript() -> None:
         pending = setup.ask()
         deny_all(setup.of(ApprovalRequested)[0])
         setup.diplomat.poll(pending)
-        assert notifier.flush(10)
+        assert notifier.flush(HANG_GUARD_S)
         notifier.close()
 
     said = setup.said()

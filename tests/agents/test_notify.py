@@ -11,6 +11,7 @@ import pytest
 from qs_tui.config import Settings
 from qs_tui.notify import Delivery, SlackMessage, SlackNotifier, escape_mrkdwn, slack_message
 from tests.remediation.local_server import Reply, closed_port_url, scripted_server
+from tests.waiting import HANG_GUARD_S
 
 SECRET_PATH = "/services/T0001/B0001/s3cr3tT0k3n"
 
@@ -115,13 +116,13 @@ def test_send_returns_at_once_and_reports_delivery_from_the_background() -> None
         def held(outcome: Delivery) -> None:
             # Holds the delivery thread until the test has checked that send() came back
             # first: proof that the caller never waits for Slack.
-            release.wait(10)
+            release.wait(HANG_GUARD_S)
             outcomes.append(outcome)
 
         notifier.send(SlackMessage("first"), on_done=held)
         assert outcomes == []
         release.set()
-        assert notifier.flush(10)
+        assert notifier.flush(HANG_GUARD_S)
         notifier.close()
 
     assert [o.ok for o in outcomes] == [True]
@@ -136,7 +137,7 @@ def test_failed_background_delivery_is_logged_without_the_secret(
         notifier = _notifier(server.url, max_attempts=2)
         with caplog.at_level(logging.WARNING, logger="qs_tui.notify"):
             notifier.send(SlackMessage("x"), on_done=outcomes.append)
-            assert notifier.flush(10)
+            assert notifier.flush(HANG_GUARD_S)
         notifier.close()
 
     assert [o.detail for o in outcomes] == ["HTTP 500"]

@@ -9,6 +9,7 @@ deadline's wall clock by `seconds`.
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.messages import ExitApp
 from textual.pilot import Pilot
 
 from qs_tui.cli import build_parser
@@ -24,6 +26,7 @@ from qs_tui.ui.app import WarRoomApp
 from qs_tui.ui.screens import ApprovalModal, HelpScreen, IncidentScreen, TimeTravelScreen
 from qs_tui.ui.tape import TapeCommand, TapeError, load_tape, parse_tape
 from tests.ui.conftest import HandWall
+from tests.waiting import within_guard
 
 pytestmark = pytest.mark.anyio
 
@@ -177,10 +180,18 @@ async def test_replaying_the_demo_ends_with_the_leak_resolved(
 
     app = war_room(scenario)
     replay = Replay()
-    async with app.run_test(size=SIZE) as pilot:
+    exited = asyncio.Event()
+
+    def hook(message: Any) -> None:
+        if isinstance(message, ExitApp):
+            exited.set()
+
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         await play(
             commands[launch_at + 1 :], app, pilot, speed=speed, hand_wall=hand_wall, replay=replay
         )
+        # The tape's last `q` may still be bubbling up to the app's binding.
+        await within_guard(exited.wait())
         replay.exit_code = app.return_code
     incident = app.incidents["INC-0001"]
     assert incident.state is IncidentState.RESOLVED

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from textual.messages import ExitApp
 from textual.pilot import Pilot
 from textual.widgets import Sparkline
 
@@ -23,7 +25,8 @@ from qs_tui.ui.messages import ApprovalRequestedMessage, MetricsSampledMessage
 from qs_tui.ui.runner import run_tui
 from qs_tui.ui.screens.incident import IncidentScreen
 from qs_tui.ui.widgets import AgentPane, IncidentTimeline, MetricChart, ServicesPane, StatusBar
-from tests.ui.conftest import SMALL, WIDE, HandWall
+from tests.ui.conftest import SMALL, TEST_HISTORY, WIDE, HandWall
+from tests.waiting import within_guard
 
 pytestmark = pytest.mark.anyio
 
@@ -375,23 +378,34 @@ async def test_everything_is_on_screen_at_80x24_and_120x40(
 
 async def test_live_worker_streams_samples_and_stops_on_quit() -> None:
     seen: list[MetricsSampled] = []
+    two_samples = asyncio.Event()
+    exited = asyncio.Event()
 
     def hook(message: Any) -> None:
         if isinstance(message, MetricsSampledMessage):
             seen.append(message.event)
+            if len(seen) >= 2:
+                two_samples.set()
+        elif isinstance(message, ExitApp):
+            exited.set()
 
-    app = make_app(scenario="healthy", speed=300.0, history=timedelta(minutes=5))
+    # The live clock runs on wall time, so a slow machine reaches later simulated minutes
+    # before `q` is pressed. With the full history (the detectors' baseline and window) the
+    # healthy estate raises no incident however far it runs; with less, detectors flag false
+    # leaks and an approval modal, which keeps `q` from the app, would be up when it lands.
+    app = make_app(scenario="healthy", speed=300.0, history=TEST_HISTORY)
     async with app.run_test(size=WIDE, message_hook=hook) as pilot:
         await app.wait_ready()
-        for _ in range(200):  # each tick is at most a second; stop as soon as two arrived
-            if len(seen) >= 2:
-                break
-            await pilot.pause(0.05)
-        assert len(seen) >= 2
+        await within_guard(two_samples.wait())
         assert seen[1].at > seen[0].at
+        assert app.screen is app.screen_stack[0], "q must land on the main screen"
         await pilot.press("q")
+        # The key bubbles from the focused row up to the app's binding over several message
+        # hops; leaving the pilot before they are done would shut the app down unasked.
+        await within_guard(exited.wait())
     assert app._stop.is_set()
     assert app.return_code == 0
+    assert app.failure is None
 
 
 def test_run_tui_reports_an_unknown_scenario_without_starting() -> None:
