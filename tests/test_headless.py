@@ -11,30 +11,10 @@ import pytest
 from qs_tui.config import Settings
 from qs_tui.headless import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, play_scenario, run_headless
 from qs_tui.sim.scenario import load_scenario
+from tests.scenario_texts import quick_leak
 
 # A short leak (history and duration trimmed so the test stays quick).
-LEAK = """
-name = "quick-leak"
-description = "payment-service in us-east-1 leaks memory."
-seed = 7
-start = 2026-11-25T14:00:00Z
-history = "45m"
-duration = "30m"
-
-[[faults]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-start = "-20m"
-params = { rate = 0.9 }
-
-[[expected.incidents]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-root_cause = "memory_leak"
-actions = ["restart"]
-"""
+LEAK = quick_leak("quick-leak")
 
 
 @pytest.fixture

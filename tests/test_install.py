@@ -21,30 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.scenario_texts import quick_leak
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: A short leak scenario for the bench (45 min of history, 30 min played).
-LEAK = """
-name = "short-leak"
-seed = 7
-start = 2026-11-25T14:00:00Z
-history = "45m"
-duration = "30m"
-
-[[faults]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-start = "-20m"
-params = { rate = 0.9 }
-
-[[expected.incidents]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-root_cause = "memory_leak"
-actions = ["restart"]
-"""
+LEAK = quick_leak("short-leak")
 
 pytestmark = pytest.mark.slow
 

@@ -22,31 +22,12 @@ from qs_tui.headless import EXIT_ERROR, EXIT_OK, run_headless
 from qs_tui.store.base import BulkResult, Document, DocumentExists, EsqlParams, Health, StoreError
 from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.store.templates import DECISIONS, INCIDENTS, METRICS
+from tests.scenario_texts import quick_leak
 from tests.store.conftest import API_KEY, settings_for
 from tests.store.fake_es import FakeElasticsearch
 
 # A short leak (history and duration trimmed so each run stays quick).
-LEAK = """
-name = "quick-leak"
-seed = 7
-start = 2026-11-25T14:00:00Z
-history = "45m"
-duration = "30m"
-
-[[faults]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-start = "-20m"
-params = { rate = 0.9 }
-
-[[expected.incidents]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-root_cause = "memory_leak"
-actions = ["restart"]
-"""
+LEAK = quick_leak("quick-leak")
 
 #: No waiting between retries: the tests count attempts, not seconds.
 QUICK = PipelineSettings(record_retry_delays_s=(0.0, 0.0))

@@ -10,28 +10,9 @@ import pytest
 
 from qs_tui.bench.scenarios import run_scenario_bench
 from qs_tui.sim.scenario import ScenarioError
+from tests.scenario_texts import quick_leak
 
-LEAK = """
-name = "leak"
-seed = 7
-start = 2026-11-25T14:00:00Z
-history = "45m"
-duration = "30m"
-
-[[faults]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-start = "-20m"
-params = { rate = 0.9 }
-
-[[expected.incidents]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-root_cause = "memory_leak"
-actions = ["restart"]
-"""
+LEAK = quick_leak("leak")
 
 QUIET = """
 name = "quiet"

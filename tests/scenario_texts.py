@@ -1,0 +1,29 @@
+"""Scenario files the tests write: short, so each run stays quick."""
+
+from __future__ import annotations
+
+
+def quick_leak(name: str) -> str:
+    """A memory leak on payment-service in us-east-1: 45 min of history, 30 min played."""
+    return f"""
+name = "{name}"
+description = "payment-service in us-east-1 leaks memory."
+seed = 7
+start = 2026-11-25T14:00:00Z
+history = "45m"
+duration = "30m"
+
+[[faults]]
+kind = "memory_leak"
+service = "payment-service"
+region = "us-east-1"
+start = "-20m"
+params = {{ rate = 0.9 }}
+
+[[expected.incidents]]
+kind = "memory_leak"
+service = "payment-service"
+region = "us-east-1"
+root_cause = "memory_leak"
+actions = ["restart"]
+"""
