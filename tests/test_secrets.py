@@ -21,7 +21,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import polars as pl
@@ -85,19 +84,6 @@ root_cause = "memory_leak"
 actions = ["restart"]
 detect_within = "10m"
 """
-
-
-class PromptFakeElasticsearch(FakeElasticsearch):
-    """The fake cluster, answering each request in one TCP segment.
-
-    Its handler writes the headers and the body separately; with Nagle's algorithm on, the
-    body then waits for the client's delayed ACK (~40 ms a request on Linux), which turns a
-    headless run of a few hundred requests into many seconds of waiting.
-    """
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        handler = super()._handler_class()
-        return type("PromptHandler", (handler,), {"disable_nagle_algorithm": True})
 
 
 @dataclass
@@ -194,9 +180,9 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evidence]:
     scenario = scenarios / "short-leak.toml"
     scenario.write_text(SHORT_SCENARIO, encoding="utf-8")
     found = Evidence()
-    cluster = PromptFakeElasticsearch(engine=True, require_authorization=f"ApiKey {API_KEY}")
+    cluster = FakeElasticsearch(engine=True, require_authorization=f"ApiKey {API_KEY}")
     basic = base64.b64encode(f"elastic:{URL_PASSWORD}".encode()).decode("ascii")
-    basic_cluster = PromptFakeElasticsearch(require_authorization=f"Basic {basic}")
+    basic_cluster = FakeElasticsearch(require_authorization=f"Basic {basic}")
     with (
         cluster,
         basic_cluster,

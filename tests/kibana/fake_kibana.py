@@ -100,6 +100,8 @@ class FakeKibana:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # answer in one segment, not after a delayed ACK
+
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
