@@ -530,6 +530,10 @@ def _esql_process(data: Path, mapping: Path, folder: Path) -> list[dict[str, Any
     # runs in the scratch folder so that no `.env` or cluster settings reach it.
     root = str(Path(qs_tui.__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    # An installed package runs from compiled bytecode; with PYTHONDONTWRITEBYTECODE set (as
+    # some sandboxes and CI images do) every child would recompile the whole package first,
+    # which is not what a user's `qs-tui esql` pays. The first of the runs writes the cache.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     command = [
         sys.executable,
         "-m",

@@ -1,17 +1,6 @@
-"""Kibana integration: data views, the incidents dashboard and Agent Builder tools."""
+"""Kibana integration: data views, the incidents dashboard and Agent Builder tools.
 
-from __future__ import annotations
-
-from qs_tui.kibana.client import KibanaClient, KibanaError
-from qs_tui.kibana.objects import KibanaAssetError, data_views, tools
-from qs_tui.kibana.setup import remove, setup
-
-__all__ = [
-    "KibanaAssetError",
-    "KibanaClient",
-    "KibanaError",
-    "data_views",
-    "remove",
-    "setup",
-    "tools",
-]
+`client` speaks Kibana's HTTP APIs, `objects` builds what is installed, `setup` installs and
+removes it, `cli` is the `qs-tui kibana` command. The package itself imports none of them,
+so building the command line costs nothing.
+"""

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from qs_tui.config import ConfigError, Settings
-from qs_tui.kibana.client import KibanaClient, KibanaError
-from qs_tui.kibana.objects import KibanaAssetError
-from qs_tui.kibana.setup import dashboard_url, remove, setup
 
-#: Errors the handler turns into one `error: …` line (the caller prints them).
-KIBANA_ERRORS: tuple[type[Exception], ...] = (KibanaError, KibanaAssetError)
+if TYPE_CHECKING:
+    from qs_tui.kibana.client import KibanaClient
+
+# The client and the setup are imported when the command runs: every `qs-tui` command builds
+# this parser, and `esql` should not pay for Kibana's modules at start-up.
 
 
 def add_kibana_parser(sub: Any, command: Callable[[Any, str, str], Any]) -> None:
@@ -51,6 +51,8 @@ def client_from_settings(settings: Settings, *, space: str | None) -> KibanaClie
     Raises:
         ConfigError: `KIBANA_URL` is not set.
     """
+    from qs_tui.kibana.client import KibanaClient
+
     if not settings.kibana_url:
         raise ConfigError(
             "KIBANA_URL is not set: give Kibana's URL, e.g. http://localhost:5601 "
@@ -70,6 +72,10 @@ def client_from_settings(settings: Settings, *, space: str | None) -> KibanaClie
 
 def cmd_kibana(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui kibana setup|remove [--space ID] [--dry-run]`: 0 on success, 1 on an error."""
+    from qs_tui.kibana.client import KibanaError
+    from qs_tui.kibana.objects import KibanaAssetError
+    from qs_tui.kibana.setup import dashboard_url, remove, setup
+
     try:
         client = client_from_settings(settings, space=args.space)
 
@@ -81,7 +87,7 @@ def cmd_kibana(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
         print(f"{heading}{args.kibana_action} in {where}", file=out)
         run = setup if args.kibana_action == "setup" else remove
         tally = run(client, say=say, dry_run=args.dry_run)
-    except KIBANA_ERRORS as error:
+    except (KibanaError, KibanaAssetError) as error:
         print(f"error: {error}", file=err)
         return 1
     print(f"{args.kibana_action}: {tally.summary()}", file=out)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from qs_tui.cli import main
-from qs_tui.kibana import KibanaClient, KibanaError, data_views, remove, setup, tools
-from qs_tui.kibana.objects import DASHBOARD_ID, load_saved_objects
+from qs_tui.kibana.client import KibanaClient, KibanaError
+from qs_tui.kibana.objects import DASHBOARD_ID, data_views, load_saved_objects, tools
+from qs_tui.kibana.setup import remove, setup
 from tests.kibana.fake_kibana import FakeKibana, fake_kibana, fixture
 from tests.remediation.local_server import closed_port_url
 
