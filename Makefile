@@ -1,14 +1,14 @@
 # The two commands: `make run` and `make test`. Both create and reuse .venv.
 #
-# Installs come from the locks in requirements/ (exact versions, checked against their
+# Installs come from the locks requirements*.txt (exact versions, checked against their
 # hashes), so every machine gets the versions the tests passed with; pyproject.toml keeps
 # the ranges for people installing the package. `make lock` re-resolves the locks after a
 # dependency change, `make lock-upgrade` moves every pin to the newest allowed version.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LOCK_RUN := requirements/run.txt
-LOCK_DEV := requirements/dev.txt
+LOCK_RUN := requirements.txt
+LOCK_DEV := requirements-dev.txt
 # A change to any of these reinstalls (the stamps are older than them).
 BUILD_FILES := pyproject.toml setup.py
 STAMP_RUN := $(VENV)/.installed-run
@@ -70,7 +70,6 @@ $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --quiet 'uv>=0.5'
 
 lock: | $(UV)
-	mkdir -p requirements
 	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra dev pyproject.toml - -o $(LOCK_DEV)
 	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - -c $(LOCK_DEV) -o $(LOCK_RUN)
 

@@ -41,7 +41,7 @@ def _setuptools_major() -> int:
 if _setuptools_major() < 77:
     pytest.skip(
         "building the wheel offline needs setuptools>=77 in this environment "
-        "(`make` installs it from requirements/dev.txt)",
+        "(`make` installs it from requirements-dev.txt)",
         allow_module_level=True,
     )
 
