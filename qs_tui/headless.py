@@ -23,15 +23,16 @@ from qs_tui.agents.events import (
 )
 from qs_tui.agents.guardian import format_duration
 from qs_tui.agents.pipeline import Pipeline
+from qs_tui.clock import AcceleratedClock, Clock, ManualClock, iso_instant
 from qs_tui.config import Settings
 from qs_tui.models import ActionKind, Incident, IncidentState
 from qs_tui.notify import Notifier
-from qs_tui.sim.clock import AcceleratedClock, Clock, ManualClock, iso_instant
+from qs_tui.remediation import SimulatedExecutor
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.faults import ALL, FaultKind
 from qs_tui.sim.scenario import ExpectedIncident, Scenario, ScenarioError, load_scenario
-from qs_tui.sim.topology import Topology
 from qs_tui.store.base import Store, StoreError
+from qs_tui.topology import Topology
 
 #: Exit status: every incident resolved (or correctly left alone) and every expected one found.
 EXIT_OK = 0
@@ -354,7 +355,8 @@ def play_scenario(
     simulation.backfill(store, scenario.history_span, progress=progress)
     pipeline = Pipeline(
         store=store,
-        simulation=simulation,
+        source=simulation,
+        executor=SimulatedExecutor(simulation),
         clock=clock,
         sink=sink,
         topology=simulation.topology,

@@ -13,8 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from qs_tui.clock import iso_instant
 from qs_tui.resources import query_dir
-from qs_tui.sim.clock import iso_instant
 
 #: The query library's folder: shipped in the package, or the checkout's `esql/`.
 QUERY_DIR = query_dir()

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from qs_tui.clock import ManualClock
 from qs_tui.queries import QueryFile, all_queries
-from qs_tui.sim.clock import ManualClock
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.store.embedded import EmbeddedStore

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from qs_tui.agents.base import Agent, AgentContext
 from qs_tui.agents.detectors import detector_for, signature_kinds
+from qs_tui.clock import iso_instant
 from qs_tui.esql.errors import EsqlError
 from qs_tui.models import (
     AgentName,
@@ -19,7 +20,6 @@ from qs_tui.models import (
     Hypothesis,
     Incident,
 )
-from qs_tui.sim.clock import iso_instant
 from qs_tui.store.base import StoreError
 
 CauseKind = Literal["deploy", "fault", "dependency", "capacity", "unknown"]

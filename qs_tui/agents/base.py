@@ -12,13 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qs_tui.agents.events import AgentSpoke, EventSink
 from qs_tui.agents.records import RecordWriter
+from qs_tui.clock import Clock
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.models import AgentName
 from qs_tui.queries import bind_params, load_query
-from qs_tui.sim.clock import Clock
-from qs_tui.sim.topology import Topology
 from qs_tui.store.base import Store
 from qs_tui.store.templates import DECISIONS
+from qs_tui.topology import Topology
 
 
 class PipelineSettings(BaseModel):

@@ -11,8 +11,8 @@ from qs_tui.agents.base import Agent, AgentContext
 from qs_tui.agents.detectors import DETECTORS, DetectionTuning, detector_for
 from qs_tui.agents.detectors.base import DetectionPass, Finding, Group, Key, Row
 from qs_tui.agents.detectors.trend import refit, trend_onset
+from qs_tui.clock import iso_instant
 from qs_tui.models import AgentName, Anomaly, AnomalyKind, SignalCheck
-from qs_tui.sim.clock import iso_instant
 
 #: A check starts just after `since`: a sample stamped exactly then predates an action.
 _AFTER = timedelta(milliseconds=1)

@@ -25,6 +25,7 @@ from typing import Literal, TextIO
 
 from qs_tui.agents.base import Agent, AgentContext
 from qs_tui.agents.events import ApprovalRequested, ApprovalSettled
+from qs_tui.clock import iso_instant
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -37,7 +38,6 @@ from qs_tui.models import (
 )
 from qs_tui.notify import Delivery, Notifier, slack_message
 from qs_tui.remediation.base import action_noun, describe_target
-from qs_tui.sim.clock import iso_instant
 
 #: Answers a subscriber may give; TIMED_OUT is the Diplomat's own verdict.
 ANSWERS = frozenset(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qs_tui.agents.base import Agent, AgentContext
+from qs_tui.clock import iso_instant
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -18,7 +19,6 @@ from qs_tui.models import (
     SignalCheck,
     Verification,
 )
-from qs_tui.sim.clock import iso_instant
 from qs_tui.store.templates import INCIDENTS
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -17,8 +17,10 @@ from qs_tui.agents.diplomat import Diplomat
 from qs_tui.agents.events import AgentSpoke, Event, EventSink, IncidentChanged, MetricsSampled
 from qs_tui.agents.guardian import Guardian, SignalChecker, format_duration
 from qs_tui.agents.records import RecordWriter
+from qs_tui.agents.source import TelemetrySource, TelemetryStep
 from qs_tui.agents.surgeon import Surgeon
 from qs_tui.agents.tactician import Tactician
+from qs_tui.clock import Clock
 from qs_tui.esql.errors import EsqlError
 from qs_tui.models import (
     ActionKind,
@@ -34,13 +36,10 @@ from qs_tui.models import (
 )
 from qs_tui.notify import Notifier
 from qs_tui.queries import load_query
-from qs_tui.remediation import RemediationExecutor, SimulatedExecutor
-from qs_tui.sim.clock import Clock
-from qs_tui.sim.cluster import Simulation, StepResult
-from qs_tui.sim.faults import FaultSpec
-from qs_tui.sim.topology import Topology
+from qs_tui.remediation.base import RemediationExecutor
 from qs_tui.store.base import DocumentExists, Store, StoreError
 from qs_tui.store.templates import INCIDENTS
+from qs_tui.topology import Topology
 
 #: Metrics averaged per service/region for `MetricsSampled`.
 SAMPLED_METRICS = (
@@ -142,18 +141,18 @@ class Crew:
 def default_crew(
     context: AgentContext,
     *,
-    simulation: Simulation,
-    executor: RemediationExecutor | None = None,
+    executor: RemediationExecutor,
     notifier: Notifier | None = None,
 ) -> Crew:
-    """The real six agents, with `SimulatedExecutor(simulation)` unless `executor` is given."""
+    """The real six agents; the Surgeon acts through `executor` (chosen by whoever builds
+    the session: the agents do not know whether production is simulated)."""
     cassandra = Cassandra(context)
     return Crew(
         cassandra=cassandra,
         archaeologist=Archaeologist(context),
         tactician=Tactician(context),
         diplomat=Diplomat(context, notifier=notifier),
-        surgeon=Surgeon(context, executor=executor or SimulatedExecutor(simulation)),
+        surgeon=Surgeon(context, executor=executor),
         guardian=Guardian(context, cassandra=cassandra),
     )
 
@@ -199,12 +198,12 @@ class Pipeline:
 
     Args:
         store: the one door to data.
-        simulation: the simulated production (telemetry and the target of remediation).
+        source: where telemetry comes from; each tick steps it up to the clock's now.
         clock: simulated time.
         sink: where events go (TUI, headless printer, tests).
         topology: the estate.
         settings: the pipeline's knobs.
-        executor: remediation executor (default: `SimulatedExecutor(simulation)`).
+        executor: remediation executor; needed unless `crew` is given.
         notifier: the Diplomat's Slack notifier (None: no notifications).
         crew: the agents to drive (default: the real six; tests may pass their own).
     """
@@ -213,7 +212,7 @@ class Pipeline:
         self,
         *,
         store: Store,
-        simulation: Simulation,
+        source: TelemetrySource,
         clock: Clock,
         sink: EventSink,
         topology: Topology,
@@ -223,7 +222,7 @@ class Pipeline:
         crew: Crew | Callable[[AgentContext], Crew] | None = None,
     ) -> None:
         self.store = store
-        self.simulation = simulation
+        self.source = source
         self.clock = clock
         self.sink = sink
         self.topology = topology
@@ -232,9 +231,9 @@ class Pipeline:
             store=store, clock=clock, sink=sink, topology=topology, settings=self.settings
         )
         if crew is None:
-            self.crew = default_crew(
-                self.context, simulation=simulation, executor=executor, notifier=notifier
-            )
+            if executor is None:
+                raise ValueError("a pipeline with the default crew needs an executor")
+            self.crew = default_crew(self.context, executor=executor, notifier=notifier)
         elif isinstance(crew, Crew):
             self.crew = crew
         else:
@@ -284,10 +283,6 @@ class Pipeline:
         """How many ticks ran."""
         return self._counters.ticks
 
-    def inject(self, fault: FaultSpec) -> None:
-        """Place a fault on the simulation's timeline (the TUI's fault menu)."""
-        self.simulation.inject(fault)
-
     # ---- driving ------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -301,7 +296,7 @@ class Pipeline:
             self._counters.ticks += 1
             if self.context.records.pending:
                 self.context.records.flush()  # audit records queued while the store was down
-            result = self.simulation.step(self.store)
+            result = self.source.step(self.store)
             self._note_telemetry(result)
             if result.failure is None:
                 self.store.refresh()
@@ -326,7 +321,7 @@ class Pipeline:
         """Ticks whose telemetry could not be written (it waited for a later tick)."""
         return self._telemetry_failures
 
-    def _note_telemetry(self, result: StepResult) -> None:
+    def _note_telemetry(self, result: TelemetryStep) -> None:
         """Say when telemetry writes start failing and when they recover (not every tick)."""
         if result.failure is not None:
             self._telemetry_failures += 1
@@ -378,7 +373,7 @@ class Pipeline:
         Args:
             end: simulated instant to stop at.
             max_ticks: stop after this many ticks even before `end`.
-            step_s: simulated seconds per tick (default: the simulation's sample interval).
+            step_s: simulated seconds per tick (default: the source's sample interval).
             stop_when: checked after every tick; True stops early.
 
         Returns:
@@ -390,7 +385,7 @@ class Pipeline:
         advance = getattr(self.clock, "advance", None)
         if advance is None:
             raise TypeError("run_until needs a clock with advance(seconds), e.g. ManualClock")
-        step = step_s if step_s is not None else float(self.simulation.interval_s)
+        step = step_s if step_s is not None else float(self.source.interval_s)
         ticks = 0
         while self.clock.now() < end and (max_ticks is None or ticks < max_ticks):
             remaining = (end - self.clock.now()).total_seconds()
@@ -470,7 +465,7 @@ class Pipeline:
             )
         )
 
-    def _emit_metrics(self, now: datetime, latest: dict[str, dict[str, Any]]) -> None:
+    def _emit_metrics(self, now: datetime, latest: Mapping[str, Mapping[str, Any]]) -> None:
         sums: dict[tuple[str, str], dict[str, float]] = {}
         counts: dict[tuple[str, str], int] = {}
         for document in latest.values():

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qs_tui.agents.base import Agent, AgentContext
+from qs_tui.clock import iso_instant
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -37,7 +38,6 @@ from qs_tui.remediation.base import (
     action_verb,
     describe_target,
 )
-from qs_tui.sim.clock import iso_instant
 
 _Key = tuple[str, str, str, str]
 

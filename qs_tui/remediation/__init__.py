@@ -1,9 +1,29 @@
-"""Remediation executors: the simulated cluster (default) and a webhook for real systems."""
+"""Remediation executors: the simulated cluster (default) and a webhook for real systems.
+
+The executors are loaded when first asked for (PEP 562), so code that only needs the
+contract (`RemediationExecutor`) does not load the simulator with them.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from qs_tui.remediation.base import Details, RemediationExecutor
-from qs_tui.remediation.simulated import SimulatedExecutor
-from qs_tui.remediation.webhook import WebhookExecutor
+
+if TYPE_CHECKING:
+    from qs_tui.remediation.simulated import SimulatedExecutor
+    from qs_tui.remediation.webhook import WebhookExecutor
 
 __all__ = ["Details", "RemediationExecutor", "SimulatedExecutor", "WebhookExecutor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SimulatedExecutor":
+        from qs_tui.remediation.simulated import SimulatedExecutor
+
+        return SimulatedExecutor
+    if name == "WebhookExecutor":
+        from qs_tui.remediation.webhook import WebhookExecutor
+
+        return WebhookExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from qs_tui.sim.clock import Clock, as_utc
+from qs_tui.clock import Clock, as_utc
 from qs_tui.sim.durations import parse_duration
 from qs_tui.sim.faults import (
     ALL,
@@ -26,9 +26,9 @@ from qs_tui.sim.faults import (
     cascade_onset,
 )
 from qs_tui.sim.generator import DEFAULT_INTERVAL_S, TelemetryGenerator, daily_shape, iso_ms
-from qs_tui.sim.topology import Host, Topology, default_topology, host_name
 from qs_tui.store.base import Store, StoreError
 from qs_tui.store.templates import DEPLOYMENTS, LOGS, METRICS
+from qs_tui.topology import Host, Topology, default_topology, host_name
 
 if TYPE_CHECKING:
     from qs_tui.sim.scenario import Scenario

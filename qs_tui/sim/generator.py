@@ -19,7 +19,7 @@ from typing import Any
 from faker import Faker
 
 from qs_tui.sim.faults import HostEffects, LogCause
-from qs_tui.sim.topology import REGION_UTC_OFFSETS, Host, Topology
+from qs_tui.topology import REGION_UTC_OFFSETS, Host, Topology
 
 DEFAULT_INTERVAL_S = 10
 #: One INFO line is written per this many requests (logs are sampled, as in production).

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from qs_tui.sim.clock import AcceleratedClock, Clock
+from qs_tui.clock import AcceleratedClock, Clock
 from qs_tui.sim.cluster import Simulation, StepResult
 from qs_tui.sim.scenario import Scenario
 from qs_tui.store.base import Store

@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from qs_tui.clock import Clock, SystemClock
 from qs_tui.resources import scenario_dir
-from qs_tui.sim.clock import Clock, SystemClock
 from qs_tui.sim.durations import DurationError, parse_duration
 from qs_tui.sim.faults import ALL, FaultKind, FaultSpec
-from qs_tui.sim.topology import (
+from qs_tui.topology import (
     DEFAULT_HOSTS_PER_REGION,
     DEFAULT_REGIONS,
     DEFAULT_SERVICES,

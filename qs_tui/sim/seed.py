@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from qs_tui.clock import FrozenClock, iso_instant
 from qs_tui.esql.errors import EsqlError
-from qs_tui.sim.clock import FrozenClock, iso_instant
 from qs_tui.sim.cluster import DEFAULT_BATCH_SIZE, Simulation
 from qs_tui.sim.durations import DurationError, format_duration, parse_duration
 from qs_tui.sim.scenario import Scenario

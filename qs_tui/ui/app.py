@@ -23,9 +23,9 @@ from textual.worker import Worker, WorkerState
 from qs_tui.agents.base import PipelineSettings
 from qs_tui.agents.events import ApprovalRequested, Event
 from qs_tui.agents.pipeline import Pipeline
+from qs_tui.clock import AcceleratedClock, Clock, ManualClock
 from qs_tui.config import Settings
 from qs_tui.models import AgentName, ApprovalDecision, Incident
-from qs_tui.sim.clock import AcceleratedClock, Clock, ManualClock
 from qs_tui.sim.faults import FaultSpec
 from qs_tui.sim.scenario import Scenario
 from qs_tui.store.base import Store
@@ -457,7 +457,7 @@ class WarRoomApp(App[int]):
         if spec is None or self.runtime is None:
             return
         try:
-            self.runtime.pipeline.inject(spec)
+            self.runtime.simulation.inject(spec)
         except ValueError as error:
             self.notify(f"cannot inject: {error}", severity="error")
             return

@@ -13,9 +13,10 @@ from typing import Any, TextIO
 from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import EventSink
 from qs_tui.agents.pipeline import Crew, Pipeline, default_crew
+from qs_tui.clock import AcceleratedClock, Clock, iso_instant
 from qs_tui.config import Settings
 from qs_tui.queries import bind_params, load_query
-from qs_tui.sim.clock import AcceleratedClock, Clock, iso_instant
+from qs_tui.remediation import SimulatedExecutor
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import Scenario
 from qs_tui.store.base import Health, Store
@@ -153,7 +154,7 @@ def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
         accelerated.resume()
     pipeline = Pipeline(
         store=store,
-        simulation=simulation,
+        source=simulation,
         clock=clock,
         sink=sink,
         topology=simulation.topology,
@@ -233,7 +234,7 @@ def _unreachable(store: Store) -> str | None:
 
 def _crew_factory(plan: RuntimePlan, simulation: Simulation) -> Callable[[AgentContext], Crew]:
     def build(context: AgentContext) -> Crew:
-        crew = default_crew(context, simulation=simulation, notifier=plan.notifier)
+        crew = default_crew(context, executor=SimulatedExecutor(simulation), notifier=plan.notifier)
         if plan.approval_monotonic is not None:
             from qs_tui.agents.diplomat import Diplomat
 

@@ -16,12 +16,12 @@ import pytest
 
 from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import Event
-from qs_tui.sim.clock import ManualClock
+from qs_tui.clock import ManualClock
 from qs_tui.sim.cluster import Simulation, StepResult
 from qs_tui.sim.durations import parse_duration
 from qs_tui.sim.scenario import Scenario, load_scenario
-from qs_tui.sim.topology import Topology
 from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.topology import Topology
 
 
 @dataclass

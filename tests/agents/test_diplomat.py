@@ -22,6 +22,7 @@ from qs_tui.agents.diplomat import (
     parse_answer,
 )
 from qs_tui.agents.events import AgentSpoke, ApprovalRequested, ApprovalSettled, Event
+from qs_tui.clock import ManualClock
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -34,10 +35,9 @@ from qs_tui.models import (
     StepStatus,
 )
 from qs_tui.notify import Delivery, DeliveryCallback, SlackMessage, SlackNotifier
-from qs_tui.sim.clock import ManualClock
-from qs_tui.sim.topology import Topology
 from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.store.templates import DECISIONS
+from qs_tui.topology import Topology
 from tests.remediation.factories import make_incident, make_option, make_plan
 from tests.remediation.local_server import Reply, scripted_server
 from tests.waiting import HANG_GUARD_S

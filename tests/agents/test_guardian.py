@@ -10,6 +10,7 @@ from typing import Any
 from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import AgentSpoke, Event
 from qs_tui.agents.guardian import Guardian, format_duration
+from qs_tui.clock import ManualClock
 from qs_tui.models import (
     ActionKind,
     Anomaly,
@@ -21,9 +22,8 @@ from qs_tui.models import (
     IncidentState,
     SignalCheck,
 )
-from qs_tui.sim.clock import ManualClock
-from qs_tui.sim.topology import Topology
 from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.topology import Topology
 
 START = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 

@@ -12,6 +12,7 @@ from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import AgentSpoke, Event, IncidentChanged, MetricsSampled
 from qs_tui.agents.guardian import Guardian
 from qs_tui.agents.pipeline import Crew, Pipeline
+from qs_tui.clock import ManualClock
 from qs_tui.models import (
     ActionKind,
     Anomaly,
@@ -28,11 +29,11 @@ from qs_tui.models import (
     SignalCheck,
     StepStatus,
 )
-from qs_tui.sim.clock import ManualClock
+from qs_tui.remediation import SimulatedExecutor
 from qs_tui.sim.cluster import Simulation
-from qs_tui.sim.topology import Topology
 from qs_tui.store.base import StoreError
 from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.topology import Topology
 
 START = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
@@ -246,7 +247,7 @@ def make_rig(**overrides: Any) -> Rig:
 
     pipeline = Pipeline(
         store=store,
-        simulation=simulation,
+        source=simulation,
         clock=clock,
         sink=events.append,
         topology=topology,
@@ -582,7 +583,8 @@ def test_a_leaking_deploy_is_found_rolled_back_and_audited(scenario_world: Any) 
     events: list[Event] = []
     pipeline = Pipeline(
         store=world.store,
-        simulation=world.simulation,
+        source=world.simulation,
+        executor=SimulatedExecutor(world.simulation),
         clock=world.clock,
         sink=_approving(events),
         topology=world.topology,
@@ -637,7 +639,8 @@ def test_a_cascade_is_fixed_at_its_root_and_its_symptoms_close_with_it(
     events: list[Event] = []
     pipeline = Pipeline(
         store=world.store,
-        simulation=world.simulation,
+        source=world.simulation,
+        executor=SimulatedExecutor(world.simulation),
         clock=world.clock,
         sink=_approving(events),
         topology=world.topology,

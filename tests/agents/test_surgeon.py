@@ -9,6 +9,7 @@ import pytest
 from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import AgentSpoke, Event
 from qs_tui.agents.surgeon import Surgeon
+from qs_tui.clock import ManualClock
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -18,10 +19,9 @@ from qs_tui.models import (
     StepStatus,
 )
 from qs_tui.remediation import Details, SimulatedExecutor, WebhookExecutor
-from qs_tui.sim.clock import ManualClock
-from qs_tui.sim.topology import Topology
 from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.store.templates import DECISIONS
+from qs_tui.topology import Topology
 from tests.agents.conftest import World, make_world
 from tests.remediation.factories import make_approval, make_incident, make_option, make_plan
 from tests.remediation.local_server import Reply, scripted_server

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from qs_tui.clock import ManualClock
 from qs_tui.models import ActionKind
 from qs_tui.remediation import SimulatedExecutor
-from qs_tui.sim.clock import ManualClock
 from qs_tui.sim.cluster import MAX_HOSTS_PER_REGION, Simulation
 from qs_tui.sim.faults import FaultKind, FaultParams, FaultSpec
-from qs_tui.sim.topology import Topology
+from qs_tui.topology import Topology
 from tests.remediation.factories import make_option
 
 START = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

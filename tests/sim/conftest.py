@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from qs_tui.sim.clock import ManualClock
+from qs_tui.clock import ManualClock
 from tests.sim.fakes import RecordingStore
 
 START = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)

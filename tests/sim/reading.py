@@ -6,7 +6,7 @@ import statistics
 from datetime import datetime
 from typing import Any
 
-from qs_tui.sim.clock import Clock
+from qs_tui.clock import Clock
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.faults import FaultSpec
 from qs_tui.store.templates import METRICS

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from qs_tui.sim.clock import ManualClock
+from qs_tui.clock import ManualClock
 from qs_tui.sim.faults import FaultSpec
 from qs_tui.store.templates import DEPLOYMENTS, LOGS
 from tests.sim.conftest import START

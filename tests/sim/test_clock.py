@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from qs_tui.sim.clock import AcceleratedClock, Clock, FrozenClock, ManualClock, SystemClock
+from qs_tui.clock import AcceleratedClock, Clock, FrozenClock, ManualClock, SystemClock
 
 START = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from qs_tui.sim.clock import ManualClock
+from qs_tui.clock import ManualClock
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.sim.seed import seed

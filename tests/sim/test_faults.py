@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 from pydantic import ValidationError
 
-from qs_tui.sim.clock import FrozenClock, ManualClock
+from qs_tui.clock import FrozenClock, ManualClock
 from qs_tui.sim.faults import FaultSpec
 from qs_tui.store.templates import DEPLOYMENTS, LOGS
 from tests.sim.conftest import START
@@ -198,7 +198,7 @@ def test_traffic_drop_is_regional(store: RecordingStore) -> None:
 
 def test_cascade_reaches_dependents_later_and_weaker(clock: ManualClock) -> None:
     from qs_tui.sim.cluster import Simulation
-    from qs_tui.sim.topology import Topology
+    from qs_tui.topology import Topology
 
     chain = Topology(
         dependencies={

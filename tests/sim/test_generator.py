@@ -5,11 +5,11 @@ from __future__ import annotations
 import statistics
 from datetime import timedelta
 
-from qs_tui.sim.clock import FrozenClock, ManualClock
+from qs_tui.clock import FrozenClock, ManualClock
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.generator import daily_shape
-from qs_tui.sim.topology import Topology, generated_topology
 from qs_tui.store.templates import BY_NAME, DEPLOYMENTS, LOGS, METRICS
+from qs_tui.topology import Topology, generated_topology
 from tests.sim.conftest import START
 from tests.sim.fakes import RecordingStore
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qs_tui.sim.clock import FrozenClock
+from qs_tui.clock import FrozenClock
 from qs_tui.sim.faults import FaultKind
 from qs_tui.sim.scenario import (
     SCENARIO_DIR,

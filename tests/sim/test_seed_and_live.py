@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from qs_tui.sim.clock import ManualClock
+from qs_tui.clock import ManualClock
 from qs_tui.sim.cluster import Simulation, SimulationError
 from qs_tui.sim.live import run_live, summarise
 from qs_tui.sim.scenario import load_scenario

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qs_tui.sim.topology import (
+from qs_tui.topology import (
     Topology,
     default_topology,
     generated_topology,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from qs_tui.clock import ManualClock
 from qs_tui.models import ApprovalDecision, IncidentState
-from qs_tui.sim.clock import ManualClock
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.store.templates import DECISIONS, INCIDENTS

@@ -6,8 +6,8 @@ import io
 import socket
 from pathlib import Path
 
+from qs_tui.clock import ManualClock
 from qs_tui.config import Settings
-from qs_tui.sim.clock import ManualClock
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.ui.runner import RuntimePlan, build_runtime, run_tui

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, Markdown, Select, Static
 
+from qs_tui.clock import ManualClock
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.models import ApprovalDecision, IncidentState
-from qs_tui.sim.clock import ManualClock
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.faults import FaultKind, FaultSpec
 from qs_tui.sim.scenario import Scenario, load_scenario
-from qs_tui.sim.topology import Topology
 from qs_tui.store.base import BulkResult, Document, EsqlParams, Health, StoreError
 from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.topology import Topology
 from qs_tui.ui.screens import (
     ApprovalModal,
     HelpScreen,

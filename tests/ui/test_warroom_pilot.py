@@ -15,9 +15,9 @@ from textual.widgets import Sparkline
 
 from qs_tui.agents.events import MetricsSampled
 from qs_tui.bench.tui import run_tui_bench
+from qs_tui.clock import AcceleratedClock
 from qs_tui.config import Settings
 from qs_tui.models import AgentName, ApprovalDecision, Incident, IncidentState
-from qs_tui.sim.clock import AcceleratedClock
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.store.base import StoreError
 from qs_tui.ui.app import WarRoomApp, make_app

@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from qs_tui.sim import faults
 from qs_tui.sim.faults import ALL, FaultKind, FaultParams, FaultSpec
-from qs_tui.sim.topology import Topology
+from qs_tui.topology import Topology
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from textual.widgets import Input, Label, Sparkline
 
 from qs_tui.agents.events import MetricsSampled
 from qs_tui.models import Incident
-from qs_tui.sim.topology import region_code
+from qs_tui.topology import region_code
 from qs_tui.ui.widgets.chart import METRIC_KEYS, MetricChart
 
 #: Metrics drawn as sparklines in each row, in column order.
