@@ -329,8 +329,8 @@ class Settings(BaseModel):
             # The last path segment is the token proper (`/services/T…/B…/<token>`).
             token = path.rstrip("/").rpartition("/")[2]
             found.extend(part for part in (path, path.strip("/"), token) if part.strip("/"))
-        # Very short values would blank out ordinary words; they are not worth a leak test.
-        return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+        # Values shorter than 3 characters would blank out ordinary words in every message.
+        return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         """`text` with every configured secret and any `user:password@` in a URL masked."""

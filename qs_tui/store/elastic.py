@@ -232,7 +232,8 @@ class ElasticStore:
         self._bulk_max_retries = bulk_max_retries
         self._bulk_initial_backoff_s = bulk_initial_backoff_s
         self._bulk_max_backoff_s = bulk_max_backoff_s
-        self._secrets = self._collect_secrets(settings)
+        # Read once: every error message passes through `_redact`.
+        self._secrets = settings.secrets()
         if settings.elastic_url:
             self.name = _url_without_credentials(settings.elastic_url)
         else:
@@ -557,30 +558,6 @@ class ElasticStore:
             self._raise(error, action=f"create {name}")
         except Exception as error:  # translated at the boundary
             self._raise(error, action=f"create {name}")
-
-    @staticmethod
-    def _collect_secrets(settings: Settings) -> list[str]:
-        """Every form in which a configured secret could leak into a message."""
-        secrets: list[str] = []
-        if settings.elastic_api_key is not None:
-            key = settings.elastic_api_key.get_secret_value()
-            secrets.append(key)
-            try:
-                # The encoded key is base64("id:secret"); the secret half must not leak either.
-                decoded = base64.b64decode(key, validate=True).decode("utf-8")
-                secrets.extend(part for part in decoded.split(":")[1:] if part)
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                pass
-        if settings.elastic_password is not None:
-            password = settings.elastic_password.get_secret_value()
-            secrets.append(password)
-            user = settings.elastic_username or ""
-            secrets.append(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
-        if settings.elastic_url:
-            parts = urlsplit(settings.elastic_url)
-            secrets.extend(part for part in (parts.password,) if part)
-        # Longest first so that a secret containing another is replaced whole.
-        return sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
