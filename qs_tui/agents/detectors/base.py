@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -262,6 +262,19 @@ def group_rows(host: DetectorHost, query: str, anomaly: Anomaly, **params: Any) 
         for r in host.run(query, **params)
         if r["service"] == anomaly.service and r["region"] == anomaly.region
     ]
+
+
+def current_value(
+    host: DetectorHost, query: str, anomaly: Anomaly, column: str, since: datetime, now: datetime
+) -> tuple[float, int] | None:
+    """The anomaly's group's `column` over [since, now), and how many samples back it, from a
+    baseline-against-current query whose baseline window is left empty; None before any."""
+    rows = group_rows(
+        host, query, anomaly, baseline_start=since - timedelta(seconds=1), start=since, end=now
+    )
+    if not rows or rows[0][column] is None:
+        return None
+    return float(rows[0][column]), int(rows[0]["samples"])
 
 
 NO_SAMPLES = SignalCheck(healthy=False, value=None, samples=0, summary="no samples yet")

@@ -14,7 +14,7 @@ from qs_tui.agents.detectors.base import (
     Remedy,
     Row,
     Signal,
-    group_rows,
+    current_value,
     margin_confidence,
     number,
 )
@@ -97,14 +97,10 @@ def _recovery_bound(host: DetectorHost, anomaly: Anomaly) -> float:
 
 def check(host: DetectorHost, anomaly: Anomaly, since: datetime, now: datetime) -> SignalCheck:
     """The error rate since `since` back under the recovery bound."""
-    rows = group_rows(
-        host, QUERY, anomaly, baseline_start=since - timedelta(seconds=1), start=since, end=now
-    )
-    if not rows or rows[0]["current_rate"] is None:
+    current = current_value(host, QUERY, anomaly, "current_rate", since, now)
+    if current is None:
         return NO_SAMPLES
-    row = rows[0]
-    value = float(row["current_rate"])
-    samples = int(row["samples"])
+    value, samples = current
     baseline = anomaly.baseline or 0.0
     bound = _recovery_bound(host, anomaly)
     healthy = samples >= host.tuning.min_samples and value <= bound

@@ -14,7 +14,7 @@ from qs_tui.agents.detectors.base import (
     Remedy,
     Row,
     Signal,
-    group_rows,
+    current_value,
     margin_confidence,
     number,
 )
@@ -86,14 +86,10 @@ def _recovery_bound(host: DetectorHost, baseline: float) -> float:
 
 def check(host: DetectorHost, anomaly: Anomaly, since: datetime, now: datetime) -> SignalCheck:
     """The p95 since `since` back under the recovery bound."""
-    rows = group_rows(
-        host, QUERY, anomaly, baseline_start=since - timedelta(seconds=1), start=since, end=now
-    )
-    if not rows or rows[0]["current_p95"] is None:
+    current = current_value(host, QUERY, anomaly, "current_p95", since, now)
+    if current is None:
         return NO_SAMPLES
-    row = rows[0]
-    value = float(row["current_p95"])
-    samples = int(row["samples"])
+    value, samples = current
     baseline = anomaly.baseline or value
     bound = _recovery_bound(host, baseline)
     healthy = samples >= host.tuning.min_samples and value <= bound
