@@ -100,23 +100,13 @@ def _no_nested_aggregate(node: ast.Expr) -> None:
     stack: list[ast.Expr] = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, ast.FunctionCall):
-            if current.name.upper() in _BUILDERS:
-                raise execution_error(
-                    f"The field names in an aggregate function cannot be aggregates, found "
-                    f"[{current.text}]",
-                    current,
-                )
-            stack.extend(current.args)
-        elif isinstance(current, ast.BinaryOp):
-            stack.extend((current.left, current.right))
-        elif isinstance(current, ast.UnaryOp):
-            stack.append(current.operand)
-        elif isinstance(current, ast.Cast | ast.IsNull | ast.Like):
-            stack.append(current.value)
-        elif isinstance(current, ast.InList):
-            stack.append(current.value)
-            stack.extend(current.options)
+        if isinstance(current, ast.FunctionCall) and current.name.upper() in _BUILDERS:
+            raise execution_error(
+                f"The field names in an aggregate function cannot be aggregates, found "
+                f"[{current.text}]",
+                current,
+            )
+        stack.extend(ast.children(current))
 
 
 def _input(node: ast.FunctionCall, compiler: ExprCompiler, index: int = 0) -> Typed:

@@ -127,6 +127,21 @@ class Cast(Expr):
     type: str
 
 
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The expressions directly inside `node`, in source order (none for a leaf)."""
+    if isinstance(node, BinaryOp):
+        return (node.left, node.right)
+    if isinstance(node, UnaryOp):
+        return (node.operand,)
+    if isinstance(node, FunctionCall):
+        return node.args
+    if isinstance(node, InList):
+        return (node.value, *node.options)
+    if isinstance(node, Cast | IsNull | Like):
+        return (node.value,)
+    return ()
+
+
 # ---------------------------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------------------------

@@ -44,22 +44,8 @@ def _has_string_literal(node: ast.Expr) -> bool:
         current = stack.pop()
         if _is_string_literal(current):
             return True
-        stack.extend(_children(current))
+        stack.extend(ast.children(current))
     return False
-
-
-def _children(node: ast.Expr) -> list[ast.Expr]:
-    if isinstance(node, ast.BinaryOp):
-        return [node.left, node.right]
-    if isinstance(node, ast.UnaryOp):
-        return [node.operand]
-    if isinstance(node, ast.FunctionCall):
-        return list(node.args)
-    if isinstance(node, ast.InList):
-        return [node.value, *node.options]
-    if isinstance(node, ast.Cast | ast.IsNull | ast.Like):
-        return [node.value]
-    return []
 
 
 def _to_boolean(node: ast.Expr) -> ast.Expr:

@@ -865,20 +865,12 @@ def _reject_unknown_functions(node: ast.Expr) -> None:
 
 
 def _contains_aggregate(node: ast.Expr) -> bool:
-    if isinstance(node, ast.FunctionCall):
-        if node.name.upper() in AGGREGATE_NAMES:
+    stack: list[ast.Expr] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.FunctionCall) and current.name.upper() in AGGREGATE_NAMES:
             return True
-        return any(_contains_aggregate(arg) for arg in node.args)
-    if isinstance(node, ast.BinaryOp):
-        return _contains_aggregate(node.left) or _contains_aggregate(node.right)
-    if isinstance(node, ast.UnaryOp):
-        return _contains_aggregate(node.operand)
-    if isinstance(node, ast.Cast | ast.IsNull | ast.Like):
-        return _contains_aggregate(node.value)
-    if isinstance(node, ast.InList):
-        return _contains_aggregate(node.value) or any(
-            _contains_aggregate(option) for option in node.options
-        )
+        stack.extend(ast.children(current))
     return False
 
 
