@@ -18,10 +18,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.loopback import LoopbackServer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kibana"
 _PARAM = re.compile(r"\?([A-Za-z_][A-Za-z0-9_]*)")
@@ -123,21 +125,16 @@ class FakeKibana:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # keep test output clean
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        host, port = self._http.server_address[:2]
-        self.url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._server = LoopbackServer(Handler)
+        self.url = self._server.url
 
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._server.stop()
 
     # ---- helpers for tests ----------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.loopback import LoopbackServer
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -74,19 +76,14 @@ class ScriptedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # keep test output clean
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        host, port = self._http.server_address[:2]
-        self.url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._server = LoopbackServer(Handler)
+        self.url = self._server.url
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._server.stop()
 
 
 @contextmanager

@@ -1,0 +1,29 @@
+"""A threaded HTTP server on 127.0.0.1 (a free port) for the stand-ins the tests talk to."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class LoopbackServer:
+    """Serves `handler` on 127.0.0.1 from a daemon thread between `start()` and `stop()`.
+
+    Attributes:
+        url: the base URL (`http://127.0.0.1:PORT`), known before `start()`.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        host, port = self._http.server_address[:2]
+        self.url = f"http://{host!s}:{port}"
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
