@@ -14,9 +14,12 @@ simulated cluster).
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shlex
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from qs_tui.models import ActionKind, RemediationOption
 from qs_tui.remediation.base import (
@@ -36,6 +39,9 @@ from qs_tui.remediation.config import (
     WorkflowsTarget,
 )
 from qs_tui.remediation.webhook import redact_url
+
+if TYPE_CHECKING:
+    from qs_tui.config import Settings
 
 
 def _quote(value: str) -> str:
@@ -189,6 +195,7 @@ class RoutingExecutor:
     Args:
         config: the parsed `remediation.toml`.
         default: the executor for unmapped services (advisory when None).
+        settings: passed to `build_executor` (Kibana for the workflows executor).
         build: makes the executor for a mapping; the default builds the real ones
             (`build_executor`). Executors are built once per mapping and reused.
     """
@@ -200,12 +207,13 @@ class RoutingExecutor:
         config: RemediationConfig,
         default: RemediationExecutor | None = None,
         *,
+        settings: Settings | None = None,
         build: Callable[[Target], RemediationExecutor] | None = None,
     ) -> None:
         self.config = config
         self.advisory = AdvisoryExecutor(config)
         self.default: RemediationExecutor = default or self.advisory
-        self._build = build or build_executor
+        self._build = build or functools.partial(build_executor, settings=settings)
         self._built: dict[int, RemediationExecutor] = {}
 
     def executor_for(self, option: RemediationOption) -> RemediationExecutor:
@@ -248,20 +256,42 @@ class RoutingExecutor:
 
 
 def build_executor(
-    target: Target, *, environ: Mapping[str, str] | None = None
+    target: Target,
+    *,
+    settings: Settings | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RemediationExecutor:
-    """The real executor for one mapping (imported only when a service is mapped to it).
+    """The real executor for one mapping (its module is imported only when needed).
 
-    A mapping whose executor is not available here (its optional dependency is missing, or
-    it is not built yet) becomes advisory for that service, with the reason in the advice.
+    Args:
+        target: the mapping.
+        settings: where the workflows executor finds Kibana (`KIBANA_URL`, its API key or
+            the Elastic credentials); None means Kibana is not configured.
+        environ: where tokens named in the mapping (`token_env`, `authorization_env`) are
+            read (default: the process environment).
     """
-    import os
-
     env = os.environ if environ is None else environ
     if isinstance(target, KubernetesTarget):
         from qs_tui.remediation.kubernetes import KubernetesExecutor
 
-        return KubernetesExecutor(target)
+        return KubernetesExecutor(target, environ=env)
+    if isinstance(target, ArgoCDTarget):
+        from qs_tui.remediation.argocd import ArgoCDExecutor
+
+        return ArgoCDExecutor(target, token=env.get(target.token_env) or None)
+    if isinstance(target, WorkflowsTarget):
+        from qs_tui.config import ConfigError
+        from qs_tui.kibana.cli import client_from_settings
+        from qs_tui.kibana.client import KibanaError
+        from qs_tui.remediation.workflows import WorkflowsExecutor
+
+        client = None
+        if settings is not None:
+            try:
+                client = client_from_settings(settings, space=None)
+            except (ConfigError, KibanaError):
+                client = None  # every step then says KIBANA_URL is missing or wrong
+        return WorkflowsExecutor(target, client)
     if isinstance(target, WebhookTarget):
         from qs_tui.remediation.webhook import WebhookExecutor
 
