@@ -1,7 +1,8 @@
-"""Remediation executors: the simulated cluster (default) and a webhook for real systems.
+"""Remediation executors: the simulated cluster, advisory, Kubernetes, Argo CD, Kibana
+Workflows and a webhook; `RoutingExecutor` picks one per service from `remediation.toml`.
 
 The executors are loaded when first asked for (PEP 562), so code that only needs the
-contract (`RemediationExecutor`) does not load the simulator with them.
+contract (`RemediationExecutor`) does not load the simulator or a client library with them.
 """
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ from typing import TYPE_CHECKING, Any
 from qs_tui.remediation.base import Details, RemediationExecutor
 
 if TYPE_CHECKING:
+    from qs_tui.remediation.advisory import AdvisoryExecutor, RoutingExecutor
     from qs_tui.remediation.simulated import SimulatedExecutor
     from qs_tui.remediation.webhook import WebhookExecutor
 
-__all__ = ["Details", "RemediationExecutor", "SimulatedExecutor", "WebhookExecutor"]
+__all__ = [
+    "AdvisoryExecutor",
+    "Details",
+    "RemediationExecutor",
+    "RoutingExecutor",
+    "SimulatedExecutor",
+    "WebhookExecutor",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +31,10 @@ def __getattr__(name: str) -> Any:
         from qs_tui.remediation.simulated import SimulatedExecutor
 
         return SimulatedExecutor
+    if name in ("AdvisoryExecutor", "RoutingExecutor"):
+        from qs_tui.remediation import advisory
+
+        return getattr(advisory, name)
     if name == "WebhookExecutor":
         from qs_tui.remediation.webhook import WebhookExecutor
 

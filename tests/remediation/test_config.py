@@ -147,3 +147,13 @@ def test_bad_files_name_the_line_and_the_field(text: str, expected: str) -> None
         parse_remediation(text, path=Path("remediation.toml"))
     assert str(raised.value).startswith(expected)
     assert "\n" not in str(raised.value)
+
+
+def test_the_readme_example_is_a_valid_file() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Remediation: `remediation.toml`", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = parse_remediation(example, path=Path("README.md"))
+    executors = {target.executor for target in config.services}
+    assert executors == {"kubernetes", "argocd", "workflows", "webhook", "advisory"}
+    assert config.target_for("inventory-service", "us-east-1") is None
