@@ -153,7 +153,9 @@ class AdvisoryExecutor:
 
     def advice(self, option: RemediationOption) -> str:
         """The command (or words) for `option`, from the service's mapping if any."""
-        return advice_for(option, self.config.target_for(option.service, option.region))
+        return advice_for(
+            option, self.config.target_for(option.service, option.region, option.action)
+        )
 
     def precheck(self, option: RemediationOption, *, incident_id: str = "") -> tuple[bool, str]:
         """Always passes: nothing will be carried out, so nothing can be in the way."""
@@ -218,7 +220,7 @@ class RoutingExecutor:
 
     def executor_for(self, option: RemediationOption) -> RemediationExecutor:
         """The executor that acts on `option`'s service in its region."""
-        target = self.config.target_for(option.service, option.region)
+        target = self.config.target_for(option.service, option.region, option.action)
         if target is None:
             return self.default
         if isinstance(target, AdvisoryTarget):

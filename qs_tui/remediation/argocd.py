@@ -175,7 +175,8 @@ class ArgoCDExecutor:
     def _no_meaning(self, option: RemediationOption) -> str:
         return (
             f"the Argo CD executor only rolls back; map the {action_noun(option.action)} of "
-            f"{option.service} to a workflow or the webhook in remediation.toml"
+            f"{option.service} to a workflow or the webhook in remediation.toml "
+            f'(actions = ["{option.action.value}"])'
         )
 
     def _rollback_pair(self, app: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -82,6 +82,19 @@ class _Target(BaseModel):
     region: str | None = None
     """Only this region; unset means every region of the service."""
 
+    actions: list[ActionKind] | None = None
+    """Only these actions (`["failover"]`); unset means every action. Lets one service use
+    Kubernetes for restarts and a workflow for failovers, which Kubernetes has no verb for."""
+
+    @field_validator("actions")
+    @classmethod
+    def _real_actions(cls, value: list[ActionKind] | None) -> list[ActionKind] | None:
+        if value is not None and not value:
+            raise ValueError("list at least one action, or leave actions out for all of them")
+        if value is not None and ActionKind.DO_NOTHING in value:
+            raise ValueError("do_nothing needs no executor")
+        return value
+
 
 class KubernetesTarget(_Target):
     """A Deployment in a Kubernetes cluster, reached through a kubeconfig context."""
@@ -221,26 +234,41 @@ class RemediationConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_mapping_per_target(self) -> RemediationConfig:
-        seen: set[tuple[str, str | None]] = set()
+        # Two mappings of one service and region may not claim the same action: one for
+        # every action plus one for a few actions is fine (the specific one wins).
         for index, target in enumerate(self.services):
-            key = (target.service, target.region)
-            if key in seen:
+            for earlier in self.services[:index]:
+                if (earlier.service, earlier.region) != (target.service, target.region):
+                    continue
+                mine = set(target.actions) if target.actions is not None else None
+                theirs = set(earlier.actions) if earlier.actions is not None else None
+                if (mine is None) != (theirs is None):
+                    continue
+                shared = None if mine is None or theirs is None else mine & theirs
+                if shared is not None and not shared:
+                    continue
                 where = f" in {target.region}" if target.region else ""
-                raise _Duplicate(index, f"{target.service}{where} is mapped twice")
-            seen.add(key)
+                what = f"the {', '.join(sorted(a.value for a in shared))} of " if shared else ""
+                raise _Duplicate(index, f"{what}{target.service}{where} is mapped twice")
         return self
 
-    def target_for(self, service: str, region: str) -> Target | None:
-        """The mapping for `service` in `region`: the region's own, else the service's."""
-        fallback: Target | None = None
+    def target_for(
+        self, service: str, region: str, action: ActionKind | None = None
+    ) -> Target | None:
+        """The mapping for `action` on `service` in `region`, the most specific one first:
+        one naming the action beats one for every action, then one naming the region beats
+        one for every region. None when the service is not mapped (advisory)."""
+        best: Target | None = None
+        best_rank = -1
         for target in self.services:
-            if target.service != service:
+            if target.service != service or target.region not in (None, region):
                 continue
-            if target.region == region:
-                return target
-            if target.region is None:
-                fallback = target
-        return fallback
+            if target.actions is not None and (action is None or action not in target.actions):
+                continue
+            rank = (2 if target.actions is not None else 0) + (1 if target.region else 0)
+            if rank > best_rank:
+                best, best_rank = target, rank
+        return best
 
 
 class _Duplicate(ValueError):

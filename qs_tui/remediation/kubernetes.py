@@ -114,8 +114,8 @@ class KubernetesExecutor:
             return True, "no action to check"
         if option.action in _NO_MEANING:
             return False, (
-                f"a {action_noun(option.action)} has no Kubernetes meaning: map "
-                f"{option.service} to a workflow or the webhook for it in remediation.toml"
+                f"a {action_noun(option.action)} has no Kubernetes meaning: map it to a "
+                f'workflow or the webhook in remediation.toml (actions = ["{option.action.value}"])'
             )
         try:
             deployment = self._get_deployment()

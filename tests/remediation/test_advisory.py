@@ -280,6 +280,29 @@ def _approving(events: list[Event]) -> Any:
     return sink
 
 
+def test_a_failover_goes_to_the_workflow_mapped_for_it_and_a_restart_to_kubernetes() -> None:
+    config = parse_remediation(
+        '[[services]]\nservice = "payment-service"\nexecutor = "kubernetes"\n'
+        'namespace = "shop"\ndeployment = "payment"\n\n'
+        '[[services]]\nservice = "payment-service"\nactions = ["failover"]\n'
+        'executor = "workflows"\nworkflows = { failover = "wf-drain" }\n'
+    )
+    built: dict[str, RecordingExecutor] = {}
+
+    def build(target: Target) -> RemediationExecutor:
+        return built.setdefault(target.executor, RecordingExecutor())
+
+    routing = RoutingExecutor(config, build=build)
+    routing.apply(make_option(ActionKind.FAILOVER))
+    routing.apply(make_option(ActionKind.RESTART))
+
+    assert sorted(built) == ["kubernetes", "workflows"]
+    assert built["workflows"].applied == [("payment-service", "us-east-1")]
+    assert built["kubernetes"].applied == [("payment-service", "us-east-1")]
+    advice = AdvisoryExecutor(config).advice(make_option(ActionKind.FAILOVER))
+    assert "/api/workflows/workflow/wf-drain/run" in advice
+
+
 def test_an_empty_configuration_advises_for_everything() -> None:
     executor = RoutingExecutor(RemediationConfig())
     option = make_option(ActionKind.SCALE_OUT, service="cart")

@@ -71,6 +71,24 @@ def test_a_complete_file_maps_services_and_regions(tmp_path: Path) -> None:
     assert config.path == path
 
 
+def test_a_mapping_for_some_actions_wins_over_the_one_for_every_action() -> None:
+    config = parse_remediation(
+        '[[services]]\nservice = "payment-service"\nregion = "eu-west-1"\n'
+        'executor = "kubernetes"\ndeployment = "payment"\n\n'
+        '[[services]]\nservice = "payment-service"\nactions = ["failover"]\n'
+        'executor = "workflows"\nworkflows = { failover = "wf-drain" }\n'
+    )
+    restart = config.target_for("payment-service", "eu-west-1", ActionKind.RESTART)
+    failover = config.target_for("payment-service", "eu-west-1", ActionKind.FAILOVER)
+    assert isinstance(restart, KubernetesTarget)
+    assert isinstance(failover, WorkflowsTarget)
+    # Another region: only the failover is mapped; the rest stays advisory.
+    assert config.target_for("payment-service", "us-east-1", ActionKind.RESTART) is None
+    assert isinstance(
+        config.target_for("payment-service", "us-east-1", ActionKind.FAILOVER), WorkflowsTarget
+    )
+
+
 def test_no_file_at_the_default_place_means_everything_is_advisory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,6 +135,18 @@ def test_the_setting_is_read_from_qs_remediation(tmp_path: Path) -> None:
             '[[services]]\nservice = "a"\nexecutor = "argocd"\nserver = "https://x"\n'
             'application = "a"\n',
             "remediation.toml:7: services[1].service: a is mapped twice",
+        ),
+        (
+            '[[services]]\nservice = "a"\nactions = ["restart", "failover"]\n'
+            'executor = "workflows"\nworkflows = { restart = "x" }\n\n'
+            '[[services]]\nservice = "a"\nactions = ["failover"]\nexecutor = "webhook"\n'
+            'url = "https://ops.example.com"\n',
+            "remediation.toml:8: services[1].service: the failover of a is mapped twice",
+        ),
+        (
+            '[[services]]\nservice = "a"\nactions = []\nexecutor = "advisory"\n',
+            "remediation.toml:3: services[0].actions: list at least one action, or leave "
+            "actions out for all of them",
         ),
         (
             '[[services]]\nservice = "a"\nexecutor = "workflows"\nworkflows = { reboot = "x" }\n',
