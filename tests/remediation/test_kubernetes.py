@@ -86,6 +86,7 @@ def test_restart_is_the_patch_kubectl_rollout_restart_sends(
     )
     assert applied[0] and applied[2] == {"changed": True, "restarted_at": "2026-11-25T15:04:05Z"}
     assert verified == (True, "deployment payment successfully rolled out (3 available)")
+    assert not any(TOKEN in text for text in (checked[1], applied[1], verified[1], repr(executor)))
     dry, real = api.writes()
     for request in (dry, real):
         assert request.path == PAYMENT
