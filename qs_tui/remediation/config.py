@@ -118,8 +118,9 @@ class KubernetesTarget(_Target):
     """A scale-out adds one replica, never beyond this cap."""
 
     rollout_timeout_s: float = Field(default=300.0, gt=0)
-    """How long verification waits for a rollout to finish (kubectl's default is 5 minutes
-    per `progressDeadlineSeconds`, which is 600 s; 300 s keeps an incident moving)."""
+    """How long verification waits for the rollout to finish. `kubectl rollout status` waits
+    until the Deployment's `progressDeadlineSeconds` (600 s by default) reports a failure;
+    a shorter wait keeps the incident moving, and that failure still ends it sooner."""
 
     @field_validator("deployment", "namespace")
     @classmethod
