@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from qs_tui.agents.events import AgentSpoke, Event
 from qs_tui.agents.pipeline import Pipeline
 from qs_tui.agents.surgeon import Surgeon
 from qs_tui.clock import ManualClock
-from qs_tui.headless import incident_summary
+from qs_tui.headless import ScenarioRun, incident_summary, write_summary
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -266,6 +267,15 @@ def test_an_advised_incident_is_escalated_with_the_command_and_nothing_changes()
     facts = incident_summary(first)
     assert facts["executed"] is False
     assert facts["advice"] == first.execution.advice
+    out = io.StringIO()
+    run = ScenarioRun(
+        scenario=world.scenario, pipeline=pipeline, simulation=world.simulation, store=world.store
+    )
+    write_summary(run, 0, "", out)
+    assert (
+        "  advice      roll back payment-service in us-east-1 (to 2.3.7) "
+        "(VMs run by the platform team)  (not carried out: advisory)\n"
+    ) in out.getvalue()
 
 
 def _approving(events: list[Event]) -> Any:
