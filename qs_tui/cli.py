@@ -291,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(sub, "doctor", "check configuration, connectivity, version and templates")
 
+    queries = _command(
+        sub, "queries", "print the exact ES|QL each query becomes for a schema profile"
+    )
+    queries.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write one <query>.esql file per query into DIR instead of printing them",
+    )
+
     bench = _command(sub, "bench", "benchmarks: the engine, the agents on scenarios, the TUI")
     bench_sub = bench.add_subparsers(
         dest="bench", metavar="BENCH", parser_class=_Parser, help="which benchmark to run"
@@ -583,6 +594,20 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     return run_doctor(settings, out=out)
 
 
+def cmd_queries(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """`qs-tui queries [--profile NAME] [--out DIR]`: the rendered query library."""
+    from qs_tui.profiles import load_profile
+    from qs_tui.profiles.commands import print_queries, write_queries
+
+    profile = load_profile(settings.profile)
+    if args.out is None:
+        print_queries(profile, out=out)
+        return 0
+    written = write_queries(profile, args.out)
+    print(f"wrote {len(written)} queries for profile {profile.name} to {args.out}", file=out)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui bench engine`: ingest and detection queries, engine against DuckDB."""
     if args.bench == "engine":
@@ -676,6 +701,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
     "esql": cmd_esql,
     "seed": cmd_seed,
     "doctor": cmd_doctor,
+    "queries": cmd_queries,
     "bench": cmd_bench,
     "live": cmd_live,
     "kibana": cmd_kibana,
