@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qs-tui",
         description="QuantumState: an SRE war room in the terminal. Without a command, "
         "opens the war room.",
-        epilog="Options --env-file, --data-dir and --profile may come before or after the command. "
+        epilog="Options --env-file, --data-dir, --profile: before or after the command. "
         "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
         "missed or left open) and 3 (a remediation rejected).",
     )
@@ -591,7 +591,9 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    return run_doctor(settings, out=out)
+    # The profile's coverage is checked when one is chosen (--profile or QS_PROFILE).
+    chosen = args.profile is not None or "profile" in settings.model_fields_set
+    return run_doctor(settings, out=out, profile=settings.profile if chosen else None)
 
 
 def cmd_queries(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
