@@ -107,7 +107,7 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--data-dir", "DIR", "persist the embedded store in DIR (overrides QS_DATA_DIR)"),
 )
 #: What the global options are when given nowhere.
-GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None}
+GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None, "profile": None}
 
 
 def _add_global_options(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +117,14 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             flag, type=Path, default=argparse.SUPPRESS, metavar=metavar, help=help_text
         )
+    # Global too, but a name as often as a path: kept a string.
+    parser.add_argument(
+        "--profile",
+        default=argparse.SUPPRESS,
+        metavar="NAME|PATH",
+        help="schema profile the queries read through: qs, ecs, otel or a .toml file "
+        "(overrides QS_PROFILE)",
+    )
 
 
 def _command(
@@ -136,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qs-tui",
         description="QuantumState: an SRE war room in the terminal. Without a command, "
         "opens the war room.",
-        epilog="Options --env-file and --data-dir may come before or after the command. "
+        epilog="Options --env-file, --data-dir, --profile: before or after the command. "
         "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
         "missed or left open) and 3 (a remediation rejected).",
     )
@@ -282,6 +290,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _command(sub, "doctor", "check configuration, connectivity, version and templates")
+
+    queries = _command(
+        sub, "queries", "print the exact ES|QL each query becomes for a schema profile"
+    )
+    queries.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write one <query>.esql file per query into DIR instead of printing them",
+    )
 
     bench = _command(sub, "bench", "benchmarks: the engine, the agents on scenarios, the TUI")
     bench_sub = bench.add_subparsers(
@@ -572,7 +591,23 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    return run_doctor(settings, out=out)
+    # The profile's coverage is checked when one is chosen (--profile or QS_PROFILE).
+    chosen = args.profile is not None or "profile" in settings.model_fields_set
+    return run_doctor(settings, out=out, profile=settings.profile if chosen else None)
+
+
+def cmd_queries(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """`qs-tui queries [--profile NAME] [--out DIR]`: the rendered query library."""
+    from qs_tui.profiles import load_profile
+    from qs_tui.profiles.commands import print_queries, write_queries
+
+    profile = load_profile(settings.profile)
+    if args.out is None:
+        print_queries(profile, out=out)
+        return 0
+    written = write_queries(profile, args.out)
+    print(f"wrote {len(written)} queries for profile {profile.name} to {args.out}", file=out)
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -668,6 +703,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
     "esql": cmd_esql,
     "seed": cmd_seed,
     "doctor": cmd_doctor,
+    "queries": cmd_queries,
     "bench": cmd_bench,
     "live": cmd_live,
     "kibana": cmd_kibana,
@@ -683,6 +719,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
         errors.append(LoadError)
     except ImportError:  # pragma: no cover - the loader ships with the package
         pass
+    from qs_tui.profiles import ProfileError
+
+    errors.append(ProfileError)
     try:
         from qs_tui.sim.scenario import ScenarioError
 
@@ -731,6 +770,8 @@ def main(
             print(f"warning: {message}", file=err)
 
         settings = Settings.load(env_file=args.env_file, warn=warn)
+        if args.profile is not None:
+            settings = settings.model_copy(update={"profile": args.profile})
         if args.command is None:
             return _run_tui(
                 settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir}),
