@@ -209,6 +209,7 @@ class Settings(BaseModel):
     remediation: Path | None = Field(default=None, alias="QS_REMEDIATION")
     """`remediation.toml`: which executor acts on each service (see the README). Unset reads
     `./remediation.toml` when it exists; with no file every service is advisory."""
+
     profile: str = Field(default="qs", alias="QS_PROFILE")
     """Schema profile the queries read through: a built-in (`qs`, `ecs`, `otel`) or a TOML
     file's path (see the README's "Schema profiles")."""

@@ -33,7 +33,7 @@ from qs_tui.models import ActionKind
 
 # The scenario loader's TOML helpers find the line of a pydantic error's location; the
 # remediation file uses the same `[[table]]` layout, so they apply as they are.
-from qs_tui.sim.scenario import _field_path, _line_of
+from qs_tui.tomlfile import field_path, line_of
 
 #: Where the file is looked for when `QS_REMEDIATION` is not set.
 DEFAULT_REMEDIATION_PATH = Path("remediation.toml")
@@ -329,7 +329,7 @@ def parse_remediation(text: str, *, path: Path | None = None) -> RemediationConf
             message = _message(item)
         extra = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
         raise RemediationConfigError(
-            message + extra, path=path, line=_line_of(text, loc), field=_field_path(loc)
+            message + extra, path=path, line=line_of(text, loc), field=field_path(loc)
         ) from None
     return config.model_copy(update={"path": path})
 
