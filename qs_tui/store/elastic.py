@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import logging
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -59,6 +60,12 @@ PARTIAL_RESULTS_WARNING = "partial results: some shards or clusters did not answ
 # returned in `EsqlResult.warnings` instead, so the duplicate must not reach a terminal that a
 # full-screen app owns. The filter only matches warnings attributed to this module.
 warnings.filterwarnings("ignore", category=ElasticsearchWarning, module=r"qs_tui\.store\.elastic")
+
+# The transport logs every retry at WARNING with the failure's traceback. With no logging
+# configured, Python's last-resort handler would print that traceback in the user's terminal
+# during an outage, which the pipeline reports in one line instead. A NullHandler stops the
+# last resort; the records still propagate to any handler an application configures.
+logging.getLogger("elastic_transport").addHandler(logging.NullHandler())
 
 # One warning in a `Warning` header: `299 Elasticsearch-<version>-<build> "<text>"`, optionally
 # followed by a quoted date. Several warnings arrive comma-joined in one header value.
