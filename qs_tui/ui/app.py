@@ -134,6 +134,8 @@ class WarRoomApp(App[int]):
     def compose(self) -> ComposeResult:
         """Status bar; services and timeline; the six agents; key footer."""
         yield StatusBar(id="status")
+        # In the flow under the docked status bar (two widgets docked to one edge overlap);
+        # hidden, it takes no room.
         yield DegradedBanner(id="degraded")
         with Horizontal(id="top"):
             yield ServicesPane(id="services")

@@ -140,7 +140,6 @@ class DegradedBanner(Static):
 
     DEFAULT_CSS = """
     DegradedBanner {
-        dock: top;
         height: 1;
         padding: 0 1;
         background: $error;
