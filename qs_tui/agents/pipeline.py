@@ -822,8 +822,10 @@ class Pipeline:
             self._advance(incident)
         except StoreUnavailable as error:
             latest = self._incidents[incident.id]
-            if latest.state in self._handlers:
-                return  # the step is tried again on a later tick, once the store answers
+            if latest.state in self._handlers or latest.state.terminal:
+                # The step is tried again on a later tick, once the store answers (or the
+                # incident already ended, and only a follow-up check went unanswered).
+                return
             self._move(
                 latest,
                 IncidentState.ESCALATED,
