@@ -538,8 +538,9 @@ class Pipeline:
                     )
                 closed.append(moved)
             # What leaving recorded, and anything queued while the store was down, is
-            # written now: after this the store closes.
-            self.context.records.flush(retry=True)
+            # written now: after this the store closes. A store known to be down gets one
+            # try, not the retries (each may last a whole request timeout when it hangs).
+            self.context.records.flush(retry=self._watch.outage is None)
         return closed
 
     @property
