@@ -349,7 +349,8 @@ class Pipeline:
 
     @property
     def outage(self) -> StoreDegraded | None:
-        """What the last `StoreDegraded` said while the store is down; None when it answers."""
+        """The outage as a `StoreDegraded` event would show it now; None while the store
+        answers."""
         watched = self._watch.outage
         if watched is None:
             return None

@@ -96,11 +96,6 @@ class Outage:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-def opened(event: Event) -> bool:
-    """The leak's incident was just opened."""
-    return isinstance(event, IncidentChanged) and event.previous is None
-
-
 def planned(event: Event) -> bool:
     """The Tactician chose a remediation: the approval, the action and its decisions follow
     (none of them needs the store), then verification (which does)."""
