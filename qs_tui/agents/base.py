@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +56,12 @@ class PipelineSettings(BaseModel):
     """Wall seconds before each retry of a failed audit write (then the record is queued)."""
     record_queue_max: int = Field(default=10_000, ge=1)
     """Audit records kept while the store is down (beyond it the oldest are lost, counted)."""
+    store_retry_first_s: float = Field(default=10.0, gt=0)
+    """Clock seconds before the first retry of a store that stopped answering (it doubles)."""
+    store_retry_max_s: float = Field(default=120.0, gt=0)
+    """The longest wait between retries of a store that is down."""
+    store_retry_jitter: float = Field(default=0.1, ge=0, le=1)
+    """Up to this fraction is added to each wait (0: exact waits)."""
 
 
 @dataclass
@@ -77,6 +84,8 @@ class AgentContext:
     topology: Topology
     settings: PipelineSettings = field(default_factory=PipelineSettings)
     profile: Profile | None = None
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    """A short random name for this run: audit-trail ids are `<run_id>-<sequence>`."""
     _sequence: itertools.count[int] = field(default_factory=itertools.count, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     records: RecordWriter = field(init=False, repr=False)
@@ -152,10 +161,14 @@ class Agent:
         }
         if confidence is not None:
             document["confidence"] = confidence
-        # Retried, and queued in order while the store is down: never lost silently.
+        # Retried, and queued in order while the store is down: never lost silently. The id
+        # is fixed before the first try and written create-if-absent, so a try that landed
+        # before its connection dropped is not written a second time by the retry.
         self.context.records.write(
             DECISIONS,
             document,
+            doc_id=f"{self.context.run_id}-{document['sequence']:06d}",
+            create=True,
             what=f"{self.name.value}'s {decision} decision"
             + (f" for {incident_id}" if incident_id else ""),
         )

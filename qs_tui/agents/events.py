@@ -116,5 +116,56 @@ class MetricsSampled:
     states: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
-Event = AgentSpoke | IncidentChanged | ApprovalRequested | ApprovalSettled | MetricsSampled
+@dataclass(frozen=True)
+class StoreDegraded:
+    """The store stopped answering (or is still not answering after another try).
+
+    Emitted when an outage starts and whenever what it shows changes (another failed try,
+    more records queued). The war room shows it as a banner until `StoreRecovered`.
+
+    Attributes:
+        at: pipeline-clock instant.
+        error: one line on the last failure (names the cluster, never credentials).
+        since: when the store first failed.
+        last_ok_at: when it last answered (None: not since the pipeline started).
+        failures: tries that failed in a row.
+        retry_at: when the next try goes out.
+        queued: audit records (decisions, incident records) waiting to be written.
+    """
+
+    at: datetime
+    error: str
+    since: datetime
+    last_ok_at: datetime | None
+    failures: int
+    retry_at: datetime
+    queued: int
+
+
+@dataclass(frozen=True)
+class StoreRecovered:
+    """The store answers again.
+
+    Attributes:
+        at: pipeline-clock instant.
+        since: when the outage started.
+        written: audit records written from the queue when it came back.
+        queued: records still waiting (normally 0).
+    """
+
+    at: datetime
+    since: datetime
+    written: int
+    queued: int = 0
+
+
+Event = (
+    AgentSpoke
+    | IncidentChanged
+    | ApprovalRequested
+    | ApprovalSettled
+    | MetricsSampled
+    | StoreDegraded
+    | StoreRecovered
+)
 EventSink = Callable[[Event], None]

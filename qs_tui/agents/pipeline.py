@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -11,10 +12,19 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from qs_tui.agents.archaeologist import Archaeologist
+from qs_tui.agents.availability import Backoff, Outage, WatchedStore
 from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.cassandra import Cassandra
 from qs_tui.agents.diplomat import Diplomat
-from qs_tui.agents.events import AgentSpoke, Event, EventSink, IncidentChanged, MetricsSampled
+from qs_tui.agents.events import (
+    AgentSpoke,
+    Event,
+    EventSink,
+    IncidentChanged,
+    MetricsSampled,
+    StoreDegraded,
+    StoreRecovered,
+)
 from qs_tui.agents.guardian import Guardian, SignalChecker, format_duration
 from qs_tui.agents.records import RecordWriter
 from qs_tui.agents.source import TelemetrySource, TelemetryStep
@@ -37,7 +47,7 @@ from qs_tui.models import (
 from qs_tui.notify import Notifier
 from qs_tui.profiles import Profile, query_text
 from qs_tui.remediation.base import RemediationExecutor
-from qs_tui.store.base import DocumentExists, Store, StoreError
+from qs_tui.store.base import DocumentExists, Store, StoreError, StoreUnavailable
 from qs_tui.store.templates import INCIDENTS
 from qs_tui.topology import Topology
 
@@ -196,6 +206,12 @@ class Pipeline:
     every tick, so several incidents can be in flight at once. `incidents()` may be read from
     any thread.
 
+    When the store stops answering, ticks go on: telemetry and audit records wait, incidents
+    wait in their state, approvals are still polled, and the store is tried again with a
+    capped exponential backoff on the pipeline's clock (`availability.WatchedStore`). The
+    outage is announced as `StoreDegraded` events and ends with `StoreRecovered`, after the
+    queued records are written in order.
+
     Args:
         store: the one door to data.
         source: where telemetry comes from; each tick steps it up to the clock's now.
@@ -223,14 +239,25 @@ class Pipeline:
         crew: Crew | Callable[[AgentContext], Crew] | None = None,
         profile: Profile | None = None,
     ) -> None:
-        self.store = store
+        self.settings = settings or PipelineSettings()
+        # Every call the pipeline and its agents make goes through the watch: it knows the
+        # last good answer and backs off while the store is down.
+        self._watch = WatchedStore(
+            store,
+            clock,
+            backoff=Backoff(
+                first_s=self.settings.store_retry_first_s,
+                max_s=self.settings.store_retry_max_s,
+                jitter=self.settings.store_retry_jitter,
+            ),
+        )
+        self.store: Store = self._watch
         self.source = source
         self.clock = clock
         self.sink = sink
         self.topology = topology
-        self.settings = settings or PipelineSettings()
         self.context = AgentContext(
-            store=store,
+            store=self._watch,
             clock=clock,
             sink=sink,
             topology=topology,
@@ -256,6 +283,9 @@ class Pipeline:
         self._counters = _Counters()
         self._telemetry_down = False
         self._telemetry_failures = 0
+        self._outage_since: datetime | None = None
+        self._outage_shown: tuple[str, int, int] | None = None
+        self._written_at_outage = 0
         self._handlers: dict[IncidentState, Callable[[Incident], Incident | None]] = {
             IncidentState.DETECTED: self._on_detected,
             IncidentState.INVESTIGATING: self._on_investigating,
@@ -301,22 +331,89 @@ class Pipeline:
             if self._left:
                 return
             self._counters.ticks += 1
-            if self.context.records.pending:
-                self.context.records.flush()  # audit records queued while the store was down
-            result = self.source.step(self.store)
-            self._note_telemetry(result)
-            if result.failure is None:
-                self.store.refresh()
-            now = self.clock.now()
-            due = self._last_detect is None or (
-                (now - self._last_detect).total_seconds() >= self.settings.detect_every_s
-            )
-            if due:
-                self._last_detect = now
-                self._detect()
-            self._advance_all()
+            with self._watch.tick():
+                if self.context.records.pending:
+                    # Audit records queued while the store was down go first, in order (and
+                    # are the probe that finds the store back).
+                    self.context.records.flush()
+                result = self.source.step(self.store)
+                self._note_telemetry(result)
+                if result.failure is None:
+                    with contextlib.suppress(StoreUnavailable):  # reported as an outage below
+                        self.store.refresh()
+                now = self.clock.now()
+                due = self._last_detect is None or (
+                    (now - self._last_detect).total_seconds() >= self.settings.detect_every_s
+                )
+                if due:
+                    previous, self._last_detect = self._last_detect, now
+                    if not self._detect():
+                        self._last_detect = previous  # not done: try again once it answers
+                self._advance_all()
+            self._report_availability(now)
             # Sampled last, so each service's state reflects this tick's incidents.
             self._emit_metrics(now, result.latest)
+
+    @property
+    def outage(self) -> StoreDegraded | None:
+        """The outage as a `StoreDegraded` event would show it now; None while the store
+        answers."""
+        watched = self._watch.outage
+        if watched is None:
+            return None
+        return self._degraded(watched, self.clock.now())
+
+    def _degraded(self, watched: Outage, now: datetime) -> StoreDegraded:
+        return StoreDegraded(
+            at=now,
+            error=watched.error,
+            since=watched.since,
+            last_ok_at=watched.last_ok_at,
+            failures=watched.failures,
+            retry_at=watched.retry_at,
+            queued=self.context.records.pending,
+        )
+
+    def _report_availability(self, now: datetime) -> None:
+        """Announce an outage when it starts and whenever what it shows changes, and its end
+        once the store answers again (after the queued records were written)."""
+        watched = self._watch.outage
+        if watched is not None:
+            event = self._degraded(watched, now)
+            if self._outage_since is None:
+                self._outage_since = watched.since
+                self._written_at_outage = self.context.records.written
+                last = (
+                    f"last good answer at {watched.last_ok_at:%H:%M:%S}"
+                    if watched.last_ok_at is not None
+                    else "no answer since the start"
+                )
+                wait = format_duration((watched.retry_at - now).total_seconds())
+                self._say(
+                    AgentName.GUARDIAN,
+                    f"the store stopped answering ({watched.error}); {last}; retrying in "
+                    f"{wait}, with backoff; incidents wait and audit records are queued",
+                    level="error",
+                )
+            shown = (event.error, event.failures, event.queued)
+            if shown != self._outage_shown:
+                self._outage_shown = shown
+                self._emit(event)
+            return
+        if self._outage_since is None:
+            return
+        since, self._outage_since, self._outage_shown = self._outage_since, None, None
+        queued = self.context.records.pending
+        self._say(
+            AgentName.GUARDIAN,
+            "the store answers again after "
+            f"{format_duration((now - since).total_seconds())} without it"
+            + (f"; {queued} audit records still queued" if queued else ""),
+        )
+        # Nothing is written while the store is down: what was written since it went away
+        # is the queue, written when it came back.
+        written = self.context.records.written - self._written_at_outage
+        self._emit(StoreRecovered(at=now, since=since, written=written, queued=queued))
 
     @property
     def records(self) -> RecordWriter:
@@ -449,8 +546,9 @@ class Pipeline:
                     )
                 closed.append(moved)
             # What leaving recorded, and anything queued while the store was down, is
-            # written now: after this the store closes.
-            self.context.records.flush(retry=True)
+            # written now: after this the store closes. A store known to be down gets one
+            # try, not the retries (each may last a whole request timeout when it hangs).
+            self.context.records.flush(retry=self._watch.outage is None)
         return closed
 
     @property
@@ -523,13 +621,17 @@ class Pipeline:
 
     # ---- detection ----------------------------------------------------------------------
 
-    def _detect(self) -> None:
+    def _detect(self) -> bool:
+        """One detection pass; False when the store did not answer (the outage is reported
+        once, not as a failed pass every tick)."""
         started = time.monotonic()
         try:
             anomalies = self.crew.cassandra.detect()
+        except StoreUnavailable:
+            return False
         except Exception as error:
             self._say(AgentName.CASSANDRA, f"detection pass failed: {error}", level="error")
-            return
+            return True
         detected = time.monotonic()
         with self._lock:
             self._counters.detections += 1
@@ -538,6 +640,7 @@ class Pipeline:
         ordered = sorted(anomalies, key=lambda a: (a.symptom_of is not None, a.onset_at))
         for anomaly in ordered:
             self._consider(anomaly, detected)
+        return True
 
     def _open_by_key(self, key: tuple[str, str, str]) -> Incident | None:
         for incident in self.open_incidents():
@@ -652,14 +755,15 @@ class Pipeline:
                 counters.next_id = max(counters.next_id, highest + 1)
                 continue
             except StoreError as error:
-                self._claim_later(incident, str(error))
+                landed = isinstance(error, StoreUnavailable) and error.may_have_landed
+                self._claim_later(incident, str(error), may_have_landed=landed)
             return incident
         raise StoreError(
             "no free incident id",
             f"{_ID_ATTEMPTS} ids in a row were taken by other runs writing to {INCIDENTS}",
         )
 
-    def _claim_later(self, incident: Incident, why: str) -> None:
+    def _claim_later(self, incident: Incident, why: str, *, may_have_landed: bool = False) -> None:
         """Queue the claim of `incident.id` (create-if-absent) behind the other records."""
         self._say(
             AgentName.GUARDIAN,
@@ -673,6 +777,7 @@ class Pipeline:
             doc_id=incident.id,
             create=True,
             what=f"the claim of {incident.id}",
+            may_have_landed=may_have_landed,
         )
 
     def _highest_stored_number(self) -> int | None:
@@ -724,6 +829,18 @@ class Pipeline:
     def _advance_one(self, incident: Incident) -> None:
         try:
             self._advance(incident)
+        except StoreUnavailable as error:
+            latest = self._incidents[incident.id]
+            if latest.state in self._handlers or latest.state.terminal:
+                # The step is tried again on a later tick, once the store answers (or the
+                # incident already ended, and only a follow-up check went unanswered).
+                return
+            self._move(
+                latest,
+                IncidentState.ESCALATED,
+                f"the store stopped answering in the middle of {latest.state.value} "
+                f"({error}); a human must take over",
+            )
         except Exception as error:
             latest = self._incidents[incident.id]
             if not latest.state.terminal:

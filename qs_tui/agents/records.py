@@ -7,6 +7,11 @@ with a short, bounded backoff; if the store still fails, the record waits in a b
 (and every later record queues behind it, so the trail keeps its order) until a later write or
 `flush()` finds the store back. What could not be written is counted, and a headless run
 whose audit trail is incomplete says so and does not exit 0.
+
+Nothing is written twice: a record written under a fixed id with create-if-absent
+(`create=True`: decisions, incident claims) whose earlier try may have landed before the
+connection dropped or timed out, and that later meets its own id taken (409), is counted as
+written, not refused and not written again.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from qs_tui.store.base import Document, DocumentExists, Store, StoreError
+from qs_tui.agents.availability import CircuitOpen
+from qs_tui.store.base import Document, DocumentExists, Store, StoreError, StoreUnavailable
 
 #: Seconds to wait before each retry of a failed write (bounded: about a second in all).
 DEFAULT_RETRY_DELAYS_S: tuple[float, ...] = (0.05, 0.2, 0.75)
@@ -42,6 +48,8 @@ class PendingRecord:
         doc_id: its id (None: the store picks one).
         create: write only if the id is free (`op_type=create`).
         what: a few words for messages (`decision executed for INC-0003`).
+        may_have_landed: an earlier try got no answer after sending it (a dropped
+            connection, a timeout): the store may hold it already.
     """
 
     index: str
@@ -49,6 +57,7 @@ class PendingRecord:
     doc_id: str | None
     create: bool
     what: str
+    may_have_landed: bool = False
 
 
 def _permanent(error: StoreError) -> bool:
@@ -126,6 +135,7 @@ class RecordWriter:
         doc_id: str | None = None,
         create: bool = False,
         what: str = "record",
+        may_have_landed: bool = False,
     ) -> bool:
         """Write one record now (retrying), or queue it if the store stays unavailable.
 
@@ -133,17 +143,21 @@ class RecordWriter:
         queued, a new record is not retried on its own (one attempt to flush, then it
         queues), so a down store costs one failed request per record, not a backoff each.
 
+        Args:
+            may_have_landed: a try made elsewhere (an id claim) got no answer after sending
+                it, so a 409 on `create` later means that try landed.
+
         Returns:
             True when the record (and everything queued before it) is in the store.
         """
-        record = PendingRecord(index, dict(document), doc_id, create, what)
+        record = PendingRecord(index, dict(document), doc_id, create, what, may_have_landed)
         with self._lock:
             if self._queue:
                 self._drain(retry=False)
                 if self._queue:
                     self._enqueue(record)
                     return False
-            outcome = self._attempt(record, retry=True)
+            outcome, record = self._attempt(record, retry=True)
             if outcome == "failed":
                 self._enqueue(record)
             return outcome == "written"
@@ -162,7 +176,7 @@ class RecordWriter:
     def _drain(self, *, retry: bool) -> int:
         done = 0
         while self._queue:
-            outcome = self._attempt(self._queue[0], retry=retry)
+            outcome, self._queue[0] = self._attempt(self._queue[0], retry=retry)
             if outcome == "failed":
                 break
             self._queue.popleft()  # written, or refused for good (counted in `rejected`)
@@ -172,8 +186,9 @@ class RecordWriter:
             self.say(f"the store is back: wrote {done} queued audit records{left}", "info")
         return done
 
-    def _attempt(self, record: PendingRecord, *, retry: bool) -> _Outcome:
-        """Write `record`: `written`, `refused` (for good) or `failed` (try again later)."""
+    def _attempt(self, record: PendingRecord, *, retry: bool) -> tuple[_Outcome, PendingRecord]:
+        """Write `record`: `written`, `refused` (for good) or `failed` (try again later),
+        and the record as it stands now (whether a try may have landed)."""
         delays = self.retry_delays_s if retry else ()
         for attempt in range(len(delays) + 1):
             if attempt:
@@ -182,16 +197,30 @@ class RecordWriter:
                 self.store.index(
                     record.index, record.document, doc_id=record.doc_id, create=record.create
                 )
+            except DocumentExists as error:
+                if record.may_have_landed and record.create:
+                    # Our own earlier try landed before its answer was lost: the id is
+                    # this record's, so it is in the store, once.
+                    self.written += 1
+                    return "written", record
+                self.last_error = str(error)
+                self.rejected.append(f"{record.what}: {error}")
+                self.say(f"the store refused {record.what}: {error}", "error")
+                return "refused", record
             except StoreError as error:
                 self.last_error = str(error)
+                if isinstance(error, StoreUnavailable) and error.may_have_landed:
+                    record = replace(record, may_have_landed=True)
                 if _permanent(error):
                     self.rejected.append(f"{record.what}: {error}")
                     self.say(f"the store refused {record.what}: {error}", "error")
-                    return "refused"
+                    return "refused", record
+                if isinstance(error, CircuitOpen):
+                    break  # the store is down and not due for a try: retrying now is moot
                 continue
             self.written += 1
-            return "written"
-        return "failed"
+            return "written", record
+        return "failed", record
 
     def _enqueue(self, record: PendingRecord) -> None:
         if len(self._queue) >= self.max_queued:

@@ -27,6 +27,31 @@ class StoreError(Exception):
         self.message = message
 
 
+class StoreUnavailable(StoreError):
+    """The store did not serve the request, and trying again later may work: no answer
+    (connection refused or dropped, a timeout), or an answer that says "not now" (429, 502,
+    503, 504). What the pipeline backs off from and shows as an outage.
+
+    Attributes:
+        retry_after_s: seconds the server asked to wait (`Retry-After`), if it said.
+        may_have_landed: the request may have been carried out even though no answer came
+            (the connection dropped or timed out after it was sent); a 429 or 503 means it
+            was not.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        message: str = "",
+        *,
+        retry_after_s: float | None = None,
+        may_have_landed: bool = False,
+    ) -> None:
+        super().__init__(title, message)
+        self.retry_after_s = retry_after_s
+        self.may_have_landed = may_have_landed
+
+
 class DocumentExists(StoreError):
     """A create-if-absent write found a document with that id already there (ES's 409
     `version_conflict_engine_exception`): someone else wrote it first.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.utils
+import logging
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,6 +40,7 @@ from qs_tui.store.base import (
     EsqlParams,
     Health,
     StoreError,
+    StoreUnavailable,
 )
 from qs_tui.store.compat import ApiCompatibility, CompatibilityTransport
 from qs_tui.store.templates import INDICES, spec_for
@@ -57,6 +60,12 @@ PARTIAL_RESULTS_WARNING = "partial results: some shards or clusters did not answ
 # returned in `EsqlResult.warnings` instead, so the duplicate must not reach a terminal that a
 # full-screen app owns. The filter only matches warnings attributed to this module.
 warnings.filterwarnings("ignore", category=ElasticsearchWarning, module=r"qs_tui\.store\.elastic")
+
+# The transport logs every retry at WARNING with the failure's traceback. With no logging
+# configured, Python's last-resort handler would print that traceback in the user's terminal
+# during an outage, which the pipeline reports in one line instead. A NullHandler stops the
+# last resort; the records still propagate to any handler an application configures.
+logging.getLogger("elastic_transport").addHandler(logging.NullHandler())
 
 # One warning in a `Warning` header: `299 Elasticsearch-<version>-<build> "<text>"`, optionally
 # followed by a quoted date. Several warnings arrive comma-joined in one header value.
@@ -163,6 +172,26 @@ def _error_type_and_reason(body: Any) -> tuple[str, str]:
     return error_type, reason
 
 
+def _retry_after(error: ApiError) -> float | None:
+    """Seconds the server's `Retry-After` header asks to wait (RFC 9110 §10.2.3: a number of
+    seconds or an HTTP date), or None without a usable one."""
+    value = error.meta.headers.get("retry-after") if error.meta is not None else None
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
 def _causes(error: BaseException) -> str:
     """Every exception in `error`'s chain, one per line (`Type: message`), outermost first.
 
@@ -243,9 +272,19 @@ class ElasticStore:
             # Speaks the cluster's REST API major, learnt from `GET /` on first contact, so
             # one install talks to 8.19 and 9.x (see `qs_tui.store.compat`).
             "transport_class": CompatibilityTransport,
+            # Timeouts and retries, as the Python client documents them ("Configuration":
+            # Timeouts, Retries; https://www.elastic.co/guide/en/elasticsearch/client/
+            # python-api/current/config.html): `request_timeout` bounds every request, so a
+            # cluster that hangs becomes a `ConnectionTimeout` after that many seconds;
+            # `retry_on_timeout=False` (the default, kept explicit) makes a hang cost one
+            # timeout, not one per retry; `max_retries` covers connection errors only,
+            # because `retry_on_status` (default 429, 502, 503, 504, retried at once) is
+            # emptied: a cluster that says "not now" is backed off from by the caller (the
+            # pipeline, honouring `Retry-After`; the bulk helper for 429), not hammered.
             "request_timeout": settings.elastic_request_timeout_s,
             "max_retries": connection_retries,
             "retry_on_timeout": False,
+            "retry_on_status": (),
         }
         uses_tls = bool(settings.elastic_cloud_id) or (settings.elastic_url or "").startswith(
             "https://"
@@ -384,8 +423,14 @@ class ElasticStore:
         """
         spec = spec_for(index)
         op_type = "create" if create or (spec is not None and spec.data_stream) else "index"
+        client = self._client
+        if op_type == "create" and doc_id is not None:
+            # A create the client sends again after a dropped connection would meet its own
+            # first attempt as a 409, indistinguishable from another writer's: so it is never
+            # retried here, and the caller (who knows the id is its own) decides.
+            client = client.options(max_retries=0)
         try:
-            response = self._client.index(
+            response = client.index(
                 index=index, document=_json_ready(document), id=doc_id, op_type=op_type
             )
         except ConflictError as error:
@@ -657,17 +702,19 @@ class ElasticStore:
         if isinstance(error, SSLError):
             return self._tls_error(error)
         if isinstance(error, ConnectionTimeout):
-            return StoreError(
+            return StoreUnavailable(
                 f"timed out talking to {where}",
                 f"no answer within {self._settings.elastic_request_timeout_s:g}s while trying "
                 "to " + action + ": check the cluster's load or raise ELASTIC_REQUEST_TIMEOUT",
+                may_have_landed=True,
             )
         if isinstance(error, ConnectionError):
             if "CERTIFICATE_VERIFY_FAILED" in _causes(error):
                 return self._tls_error(error)
-            return StoreError(
+            return StoreUnavailable(
                 f"cannot reach {where}",
                 "is Elasticsearch running? check ELASTIC_URL / ELASTIC_CLOUD_ID and the network",
+                may_have_landed=True,
             )
         if isinstance(error, UnsupportedProductError):
             return StoreError(
@@ -709,8 +756,19 @@ class ElasticStore:
                     )
                 return StoreError("not found", f"cannot {action}: {reason}")
             if error.status_code == 429:
-                return StoreError(
-                    f"{where} is overloaded", f"cannot {action}: too many requests ({reason})"
+                return StoreUnavailable(
+                    f"{where} is overloaded",
+                    f"cannot {action}: too many requests "
+                    f"({error_type + ': ' if error_type else ''}{reason})",
+                    retry_after_s=_retry_after(error),
+                )
+            if error.status_code in (502, 503, 504):
+                # The cluster (or the proxy in front of it) is there but cannot serve now:
+                # no master, shards unavailable, a node restarting.
+                return StoreUnavailable(
+                    f"Elasticsearch error {error.status_code}",
+                    f"cannot {action}: {error_type + ': ' if error_type else ''}{reason}",
+                    retry_after_s=_retry_after(error),
                 )
             return StoreError(
                 f"Elasticsearch error {error.status_code}",

@@ -37,13 +37,17 @@ from qs_tui.ui.messages import (
     MetricsSampledMessage,
     RuntimeFailed,
     RuntimeReady,
+    StoreDegradedMessage,
+    StoreRecoveredMessage,
     message_for,
 )
 from qs_tui.ui.runner import DEFAULT_SPEED, Runtime, RuntimePlan, build_runtime
 from qs_tui.ui.widgets import (
     AGENT_ORDER,
     AgentPane,
+    DegradedBanner,
     IncidentTimeline,
+    OutageFacts,
     ServicesPane,
     StatusBar,
     agent_states,
@@ -130,6 +134,9 @@ class WarRoomApp(App[int]):
     def compose(self) -> ComposeResult:
         """Status bar; services and timeline; the six agents; key footer."""
         yield StatusBar(id="status")
+        # In the flow under the docked status bar (two widgets docked to one edge overlap);
+        # hidden, it takes no room.
+        yield DegradedBanner(id="degraded")
         with Horizontal(id="top"):
             yield ServicesPane(id="services")
             with Vertical(id="timeline-box"):
@@ -310,7 +317,20 @@ class WarRoomApp(App[int]):
         self.metrics_messages += 1
         self.services.apply(event)
         self.status.show(now=event.at)
+        self.query_one(DegradedBanner).at(event.at)
         self.message_latencies.append(time.monotonic() - message.posted_at)
+
+    def on_store_degraded_message(self, message: StoreDegradedMessage) -> None:
+        """The store stopped answering: the degraded banner (from the event, no store call)."""
+        event = message.event
+        facts = OutageFacts(
+            error=event.error, since=event.since, last_ok_at=event.last_ok_at, queued=event.queued
+        )
+        self.query_one(DegradedBanner).show_outage(facts, now=event.at)
+
+    def on_store_recovered_message(self, message: StoreRecoveredMessage) -> None:
+        """The store answers again: the banner goes."""
+        self.query_one(DegradedBanner).clear()
 
     def on_agent_spoke_message(self, message: AgentSpokeMessage) -> None:
         """A transcript line into its agent's pane."""

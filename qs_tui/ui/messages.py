@@ -13,6 +13,8 @@ from qs_tui.agents.events import (
     Event,
     IncidentChanged,
     MetricsSampled,
+    StoreDegraded,
+    StoreRecovered,
 )
 from qs_tui.store.base import Health
 
@@ -69,6 +71,22 @@ class MetricsSampledMessage(PipelineMessage):
         self.event = event
 
 
+class StoreDegradedMessage(PipelineMessage):
+    """The store stopped answering (or still does not)."""
+
+    def __init__(self, event: StoreDegraded) -> None:
+        super().__init__()
+        self.event = event
+
+
+class StoreRecoveredMessage(PipelineMessage):
+    """The store answers again."""
+
+    def __init__(self, event: StoreRecovered) -> None:
+        super().__init__()
+        self.event = event
+
+
 class RuntimeReady(PipelineMessage):
     """The worker wrote the history and built the pipeline; live data follows.
 
@@ -109,6 +127,10 @@ def message_for(event: Event) -> PipelineMessage:
         return ApprovalRequestedMessage(event)
     if isinstance(event, ApprovalSettled):
         return ApprovalSettledMessage(event)
+    if isinstance(event, StoreDegraded):
+        return StoreDegradedMessage(event)
+    if isinstance(event, StoreRecovered):
+        return StoreRecoveredMessage(event)
     raise TypeError(f"not a pipeline event: {type(event).__name__}")
 
 
@@ -121,5 +143,7 @@ __all__ = [
     "PipelineMessage",
     "RuntimeFailed",
     "RuntimeReady",
+    "StoreDegradedMessage",
+    "StoreRecoveredMessage",
     "message_for",
 ]

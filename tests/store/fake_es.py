@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import fnmatch
 import json
 import re
+import socket
 import ssl
 import threading
 from collections import deque
@@ -50,6 +53,48 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+
+
+class Fault(enum.Enum):
+    """How the server misbehaves while a fault is switched on (`FakeElasticsearch.fail`)."""
+
+    #: Close the connection after reading the request, before doing anything with it.
+    DROP = "drop"
+    #: Do the request (a write lands), then close the connection without answering: the
+    #: client cannot tell whether it landed.
+    DROP_AFTER_WRITE = "drop after write"
+    #: 429 `es_rejected_execution_exception`, as a node whose write queue is full answers.
+    TOO_MANY_REQUESTS = "429"
+    #: 503 `cluster_block_exception` (no master: the cluster is not ready to serve).
+    UNAVAILABLE = "503"
+    #: Read the request and answer nothing until `recover()` (then close the connection).
+    HANG = "hang"
+
+
+#: Elasticsearch's error bodies for the status-code faults. The 429 is what a node answers
+#: when its thread pool queue is full (`EsRejectedExecutionException`, mapped to
+#: TOO_MANY_REQUESTS); the 503 is the global block a cluster without an elected master puts on
+#: every request (`ClusterBlockException` with `NoMasterBlockService`'s block, retryable,
+#: mapped to SERVICE_UNAVAILABLE). Elasticsearch sends no `Retry-After` with either; a proxy
+#: in front of it may, which `fail(..., retry_after_s=...)` adds.
+_FAULT_BODIES: dict[Fault, tuple[int, dict[str, Any]]] = {
+    Fault.TOO_MANY_REQUESTS: (
+        429,
+        {
+            "type": "es_rejected_execution_exception",
+            "reason": "rejected execution of coordinating operation [coordinating_and_primary_"
+            "bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=108, "
+            "max_coordinating_and_primary_bytes=107374182]",
+        },
+    ),
+    Fault.UNAVAILABLE: (
+        503,
+        {
+            "type": "cluster_block_exception",
+            "reason": "blocked by: [SERVICE_UNAVAILABLE/2/no master];",
+        },
+    ),
+}
 
 
 @dataclass
@@ -101,6 +146,16 @@ class FakeElasticsearch:
         self.require_authorization = require_authorization
         self.requests: list[RecordedRequest] = []
         self.documents: dict[str, list[dict[str, Any]]] = {}
+        #: Every document held, by index and then by `_id` (one entry per id, as in ES).
+        self.documents_by_id: dict[str, dict[str, dict[str, Any]]] = {}
+        #: Requests answered with a fault (dropped, 429, 503 or hung) since the start.
+        self.faulted = 0
+        self._fault: Fault | None = None
+        self._fault_paths: re.Pattern[str] | None = None
+        self._retry_after_s: float | None = None
+        self._released = threading.Event()
+        self._hanging = 0
+        self._fault_changed = threading.Condition()
         self.templates: dict[str, dict[str, Any]] = {}
         self.indices: set[str] = set()
         #: The `_field_caps` answer over every index (`load_fixture("field_caps_….json")`).
@@ -140,7 +195,8 @@ class FakeElasticsearch:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and release the port (hung requests are let go first)."""
+        self.recover()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -178,6 +234,54 @@ class FakeElasticsearch:
         if fixture is not None:
             body = load_fixture(fixture)
         self._scripted.append(_Scripted(method, path, status, body, list(headers or [])))
+
+    def fail(
+        self,
+        fault: Fault,
+        *,
+        paths: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        """Switch `fault` on for every request from now on (until `recover()`).
+
+        Args:
+            fault: how to misbehave.
+            paths: a regex the request path must match fully to be faulted (default: all).
+            retry_after_s: send `Retry-After` with a 429 or 503 (whole seconds).
+        """
+        with self._fault_changed:
+            self._released.clear()
+            self._fault = fault
+            self._fault_paths = re.compile(paths) if paths is not None else None
+            self._retry_after_s = retry_after_s
+
+    def recover(self) -> None:
+        """Answer normally again; requests hanging now are let go (their connection closes)."""
+        with self._fault_changed:
+            self._fault = None
+            self._fault_paths = None
+            self._released.set()
+
+    @property
+    def fault(self) -> Fault | None:
+        """The fault switched on, or None."""
+        return self._fault
+
+    @property
+    def hanging(self) -> int:
+        """Requests held by `Fault.HANG` right now."""
+        with self._fault_changed:
+            return self._hanging
+
+    def wait_hanging(self, count: int = 1, *, timeout: float | None = None) -> bool:
+        """Block until at least `count` requests hang (True), or `timeout` passes (False)."""
+        with self._fault_changed:
+            return self._fault_changed.wait_for(lambda: self._hanging >= count, timeout)
+
+    def ids_in(self, index: str) -> list[str]:
+        """The `_id`s `index` holds (each once: ES keeps one document per id)."""
+        with self._lock:
+            return list(self.documents_by_id.get(index, {}))
 
     def requests_to(self, method: str, path_pattern: str) -> list[RecordedRequest]:
         """The recorded requests with this method whose path matches the regex fully."""
@@ -276,10 +380,45 @@ class FakeElasticsearch:
             headers=headers,
             body=body,
         )
+        fault = self._fault_for(request)
         with self._lock:
             self.requests.append(request)
-            status, answer, extra = self._answer(request)
-        self._write(handler, request, status, answer, extra)
+            if fault is not None:
+                self.faulted += 1
+            if fault in (None, Fault.DROP_AFTER_WRITE):
+                status, answer, extra = self._answer(request)
+        if fault is None:
+            self._write(handler, request, status, answer, extra)
+        elif fault in _FAULT_BODIES:
+            status, error = _FAULT_BODIES[fault]
+            body = {"error": {"root_cause": [error], **error}, "status": status}
+            headers = []
+            if self._retry_after_s is not None:
+                headers.append(("Retry-After", f"{self._retry_after_s:g}"))
+            self._write(handler, request, status, body, headers)
+        else:
+            if fault is Fault.HANG:
+                with self._fault_changed:
+                    self._hanging += 1
+                    self._fault_changed.notify_all()
+                self._released.wait()
+                with self._fault_changed:
+                    self._hanging -= 1
+            self._drop(handler)
+
+    def _fault_for(self, request: RecordedRequest) -> Fault | None:
+        fault, paths = self._fault, self._fault_paths
+        if fault is None or (paths is not None and not paths.fullmatch(request.path)):
+            return None
+        return fault
+
+    @staticmethod
+    def _drop(handler: BaseHTTPRequestHandler) -> None:
+        """Close the connection without a byte of answer (what a crashed node looks like)."""
+        handler.close_connection = True
+        # The client may already have gone away (it timed out while this request hung).
+        with contextlib.suppress(OSError):
+            handler.connection.shutdown(socket.SHUT_RDWR)
 
     def _write(
         self,
@@ -344,7 +483,8 @@ class FakeElasticsearch:
             return self._create(segments[0])
         if len(segments) >= 2 and segments[1] in ("_doc", "_create") and method in ("PUT", "POST"):
             doc_id = segments[2] if len(segments) > 2 else None
-            status, answer = self._index_one(segments[0], request.body or {}, doc_id)
+            create = segments[1] == "_create" or request.query.get("op_type") == "create"
+            status, answer = self._index_one(segments[0], request.body or {}, doc_id, create=create)
             return status, answer, []
         if segments[-1:] == ["_refresh"]:
             if self._engine is not None:
@@ -408,9 +548,24 @@ class FakeElasticsearch:
                 # The engine takes a document's id as its `_id` key.
                 document = {**document, "_id": meta["_id"]}
             operations.append((op_type, index, meta.get("_id") or self._new_id(), document))
-        rejected = self._engine_bulk(operations)
+        # A `create` of an id the index already holds is a 409 for that item, as in ES (the
+        # engine never sees it).
+        held = {
+            number
+            for number, (op_type, index, doc_id, _doc) in enumerate(operations)
+            if op_type == "create" and doc_id in self.documents_by_id.get(index, {})
+        }
+        rejected = self._engine_bulk([op for n, op in enumerate(operations) if n not in held])
+        kept = [n for n in range(len(operations)) if n not in held]
+        rejected = {kept[position]: message for position, message in rejected.items()}
         items = []
         for number, (op_type, index, doc_id, document) in enumerate(operations):
+            if number in held:
+                conflict = _version_conflict(index, doc_id)["error"]
+                items.append(
+                    {op_type: {"_index": index, "_id": doc_id, "status": 409, "error": conflict}}
+                )
+                continue
             if number in rejected:
                 error = {"type": "document_parsing_exception", "reason": rejected[number]}
                 items.append(
@@ -419,6 +574,7 @@ class FakeElasticsearch:
                 continue
             if document is not None:
                 self.documents.setdefault(index, []).append(document)
+                self.documents_by_id.setdefault(index, {})[doc_id] = document
                 self.indices.add(index)
             shards = {"total": 1, "successful": 1, "failed": 0}
             items.append(
@@ -435,7 +591,7 @@ class FakeElasticsearch:
                     }
                 }
             )
-        return {"errors": bool(rejected), "took": 3, "items": items}
+        return {"errors": bool(rejected or held), "took": 3, "items": items}
 
     def _engine_bulk(self, operations: list[tuple[str, str, str, Any]]) -> dict[int, str]:
         """Write the operations' documents to the engine; the rejected ones by position."""
@@ -454,8 +610,10 @@ class FakeElasticsearch:
         return rejected
 
     def _index_one(
-        self, index: str, document: dict[str, Any], doc_id: str | None
+        self, index: str, document: dict[str, Any], doc_id: str | None, *, create: bool = False
     ) -> tuple[int, Any]:
+        if create and doc_id is not None and doc_id in self.documents_by_id.get(index, {}):
+            return 409, _version_conflict(index, doc_id)
         doc_id = doc_id or self._new_id()
         if self._engine is not None:
             from qs_tui.store.base import StoreError
@@ -465,6 +623,7 @@ class FakeElasticsearch:
             except StoreError as error:
                 return 400, _error_body("document_parsing_exception", error.message)
         self.documents.setdefault(index, []).append(document)
+        self.documents_by_id.setdefault(index, {})[doc_id] = document
         self.indices.add(index)
         return 201, load_fixture("index_document.json") | {"_index": index, "_id": doc_id}
 
@@ -544,6 +703,18 @@ def _compatible_with(media_type: str) -> int | None:
     """The major a media type's `compatible-with` parameter names, or None without one."""
     match = re.search(r"compatible-with=(\d+)", media_type)
     return int(match.group(1)) if match else None
+
+
+def _version_conflict(index: str, doc_id: str) -> dict[str, Any]:
+    """ES's 409 body for a `create` whose id is taken."""
+    cause = {
+        "type": "version_conflict_engine_exception",
+        "reason": f"[{doc_id}]: version conflict, document already exists (current version [1])",
+        "index_uuid": "Yq6Ih3MZRxaX1rH0YkT3nA",
+        "shard": "0",
+        "index": index,
+    }
+    return {"error": {"root_cause": [cause], **cause}, "status": 409}
 
 
 def _error_body(error_type: str, reason: str) -> dict[str, Any]:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from qs_tui.ui.widgets.agents import AGENT_ORDER, AgentPane, agent_states
 from qs_tui.ui.widgets.chart import METRIC_KEYS, MetricChart
 from qs_tui.ui.widgets.services import ServiceRow, ServicesPane
-from qs_tui.ui.widgets.status import StatusBar
+from qs_tui.ui.widgets.status import DegradedBanner, OutageFacts, StatusBar
 from qs_tui.ui.widgets.timeline import IncidentTimeline
 
 __all__ = [
     "AGENT_ORDER",
     "METRIC_KEYS",
     "AgentPane",
+    "DegradedBanner",
     "IncidentTimeline",
     "MetricChart",
+    "OutageFacts",
     "ServiceRow",
     "ServicesPane",
     "StatusBar",

@@ -112,3 +112,90 @@ class StatusBar(Static):
         else:
             parts.append(Content.from_markup("[$success]▶ live[/]"))
         return Content(" │ ").join(parts)
+
+
+@dataclass(frozen=True)
+class OutageFacts:
+    """What the degraded banner shows (from the pipeline's `StoreDegraded` event).
+
+    Attributes:
+        error: one line on the last failure (never credentials).
+        since: when the store first failed.
+        last_ok_at: when it last answered (None: not since the war room started).
+        queued: audit records waiting to be written.
+    """
+
+    error: str
+    since: datetime
+    last_ok_at: datetime | None
+    queued: int
+
+
+class DegradedBanner(Static):
+    """A line under the status bar while the store does not answer; hidden otherwise.
+
+    Fed only by pipeline events (`show_outage`, `clear`) and the clock they carry (`at`):
+    it never asks the store anything.
+    """
+
+    DEFAULT_CSS = """
+    DegradedBanner {
+        height: 1;
+        padding: 0 1;
+        background: $error;
+        color: $text;
+        text-style: bold;
+        display: none;
+    }
+    DegradedBanner.-shown {
+        display: block;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.facts: OutageFacts | None = None
+        self.now: datetime | None = None
+
+    @property
+    def text(self) -> str:
+        """The banner's words (empty while the store answers)."""
+        if self.facts is None:
+            return ""
+        return self.render_text(self.facts, now=self.now)
+
+    def show_outage(self, facts: OutageFacts, *, now: datetime) -> None:
+        """Show (or update) the banner."""
+        self.facts, self.now = facts, now
+        self.set_class(True, "-shown")
+        self.update(self.text, layout=False)
+
+    def at(self, now: datetime) -> None:
+        """The clock moved: the time since the last good answer grows."""
+        self.now = now
+        if self.facts is not None:
+            self.update(self.text, layout=False)
+
+    def clear(self) -> None:
+        """The store answers again: hide the banner."""
+        self.facts = None
+        self.set_class(False, "-shown")
+        self.update("", layout=False)
+
+    @staticmethod
+    def render_text(facts: OutageFacts, *, now: datetime | None) -> str:
+        """The banner line: how long without an answer, the queue, then the error."""
+        from qs_tui.agents.guardian import format_duration
+
+        if facts.last_ok_at is None:
+            last = "no answer since the start"
+        elif now is None:
+            last = f"last good answer at {facts.last_ok_at:%H:%M:%S}"
+        else:
+            ago = format_duration(max(0.0, (now - facts.last_ok_at).total_seconds()))
+            last = f"last good answer {ago} ago"
+        noun = "record" if facts.queued == 1 else "records"
+        return (
+            f"▲ DEGRADED: the store is not answering; {last} │ "
+            f"{facts.queued} audit {noun} queued │ {facts.error}"
+        )
