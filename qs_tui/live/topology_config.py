@@ -69,8 +69,13 @@ def load_dependencies(path: Path) -> dict[str, tuple[str, ...]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"\(at line (\d+), column \d+\)", str(error))
-        where = f"{path}:{match.group(1)}" if match else str(path)
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        if match:
+            where = f"{path}:{match.group(1)}"
+        elif "(at end of document)" in str(error):
+            where = f"{path}:{max(1, len(text.splitlines()))}"  # an unclosed value
+        else:
+            where = str(path)
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
         raise TopologyConfigError(f"{where}: invalid TOML: {message}") from None
     topology = data.get("topology", {})
     if not isinstance(topology, Mapping):
