@@ -22,13 +22,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from qs_tui.clock import Clock, iso_instant
 from qs_tui.esql.errors import EsqlError
 from qs_tui.live.render import Renderer, render_canonical
 from qs_tui.live.source import describe_error
 from qs_tui.live.topology_config import load_dependencies
+from qs_tui.profiles import Profile
 from qs_tui.queries import load_query
 from qs_tui.store.base import Store, StoreError
 from qs_tui.topology import Host, Topology
@@ -115,7 +116,7 @@ class EstateChange:
     text: str
 
 
-def _service_map_origins(profile: Any) -> tuple[str, ...]:
+def _service_map_origins(profile: Profile | None) -> tuple[str, ...]:
     """Which service maps to try for `profile`: its own traces' shape first."""
     name = getattr(profile, "name", None)
     if name == "otel":
@@ -215,7 +216,7 @@ def _callers_first(services: list[str], graph: Mapping[str, tuple[str, ...]]) ->
 
 def discover(
     store: Store,
-    profile: Any,
+    profile: Profile | None,
     now: datetime,
     *,
     topology_file: Path | None = None,
@@ -236,7 +237,7 @@ def discover(
         TopologyConfigError: the topology file is unreadable or malformed.
     """
     window = {"start": iso_instant(now - SEEN_WITHIN), "end": iso_instant(now)}
-    query = render(load_query("estate_hosts").text, profile)
+    query = render(load_query("estate_hosts"), profile)
     try:
         rows = store.esql(query, params=window).records()
     except (StoreError, EsqlError) as error:
@@ -300,7 +301,7 @@ def discover(
 
 def discover_estate(
     store: Store,
-    profile: Any,
+    profile: Profile | None,
     now: datetime,
     *,
     topology_file: Path | None = None,
@@ -373,7 +374,7 @@ class EstateWatcher:
         self,
         store: Store,
         clock: Clock,
-        profile: Any = None,
+        profile: Profile | None = None,
         *,
         refresh_s: int = 300,
         topology_file: Path | None = None,

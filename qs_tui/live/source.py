@@ -17,6 +17,7 @@ from typing import Any
 from qs_tui.clock import Clock, iso_instant
 from qs_tui.esql.errors import EsqlError
 from qs_tui.live.render import Renderer, render_canonical
+from qs_tui.profiles import Profile
 from qs_tui.queries import load_query
 from qs_tui.store.base import Store, StoreError
 
@@ -75,7 +76,7 @@ class LiveSource:
         self,
         store: Store,
         clock: Clock,
-        profile: Any = None,
+        profile: Profile | None = None,
         *,
         interval_s: int = 10,
         lookback_s: int = DEFAULT_LOOKBACK_S,
@@ -91,8 +92,8 @@ class LiveSource:
         self._interval_s = interval_s
         self._lookback = timedelta(seconds=lookback_s)
         self._render = render
-        self._newest_query = render(load_query("metrics_newest_per_host").text, profile)
-        self._samples_query = render(load_query("live_latest_samples").text, profile)
+        self._newest_query = render(load_query("metrics_newest_per_host"), profile)
+        self._samples_query = render(load_query("live_latest_samples"), profile)
         self._last_read: datetime | None = None
         self._last: LiveStep = LiveStep()
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from qs_tui.clock import FrozenClock
+from qs_tui.profiles import load_profile
 from qs_tui.store.elastic import ElasticStore
 from tests.live.ecs import ANCHOR_ISO, load_ecs
 from tests.store.conftest import API_KEY, elastic_store_for
@@ -35,10 +36,8 @@ class EcsCluster:
     loaded: int
 
 
-class EcsProfile:
-    """Stands for the built-in `ecs` profile where only its name is read."""
-
-    name = "ecs"
+#: The built-in profile for Elastic Agent's System integration and APM.
+ECS = load_profile("ecs")
 
 
 @pytest.fixture

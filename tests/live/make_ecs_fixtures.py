@@ -8,6 +8,8 @@ The estate, five minutes before 2026-11-25T14:00:00Z at Elastic Agent's default 
   write them, with `service.name` and `cloud.region` added on the hosts (an `add_fields`
   processor / the cloud metadata processor).
 - `legacy-batch` (eu-west-1: 1 host) whose samples stop two hours earlier: gone from the estate.
+- APM transactions in `traces-apm-default`, one document per host and 10 s standing for 50
+  requests (`transaction.representative_count`), about 1% failed.
 - APM exit spans in `traces-apm-default`: frontend calls checkout over HTTP
   (`checkout:8080`), checkout calls payment (`payment.shop.svc:8443`) and PostgreSQL
   (`postgresql`, not a watched service).
@@ -15,7 +17,8 @@ The estate, five minutes before 2026-11-25T14:00:00Z at Elastic Agent's default 
 Field names: Elastic Agent System integration, "System cpu/memory/filesystem metrics" field
 references (`system.cpu.total.norm.pct`, `system.memory.actual.used.pct`,
 `system.filesystem.used.pct`, percentages as fractions 0-1); APM span fields
-(`processor.event`, `span.destination.service.resource`).
+(`processor.event`, `span.destination.service.resource`) and transaction fields
+(`transaction.duration.us`, `transaction.representative_count`, `event.outcome`).
 """
 
 from __future__ import annotations
@@ -109,6 +112,26 @@ def _spans(rng: random.Random, at: datetime) -> list[Any]:
     return lines
 
 
+def _transaction(rng: random.Random, at: datetime, host: tuple[str, str, str]) -> list[Any]:
+    name, service, region = host
+    document = {
+        "@timestamp": _iso(at),
+        "data_stream": {"type": "traces", "dataset": "apm", "namespace": "default"},
+        "processor": {"event": "transaction"},
+        "service": {"name": service, "version": "1.4.2"},
+        "host": {"name": name},
+        "cloud": {"region": region},
+        "transaction": {
+            "id": f"{rng.getrandbits(64):016x}",
+            "type": "request",
+            "duration": {"us": rng.randint(20000, 60000)},
+            "representative_count": 50.0,
+        },
+        "event": {"outcome": "failure" if rng.random() < 0.01 else "success"},
+    }
+    return [{"create": {"_index": "traces-apm-default"}}, document]
+
+
 def build() -> dict[str, list[Any]]:
     """The fixture files' lines: bulk action/document pairs, oldest first."""
     rng = random.Random("ecs-fixtures")
@@ -120,6 +143,10 @@ def build() -> dict[str, list[Any]]:
     for step in range(6):
         metrics += _metrics(rng, ANCHOR - timedelta(hours=2, seconds=10 * step), GONE)
     spans: list[Any] = []
+    for step in range(30, 0, -1):
+        at = ANCHOR - timedelta(seconds=10 * (step - 1))
+        for host in HOSTS:
+            spans += _transaction(rng, at, host)
     for step in range(0, 300, 60):
         spans += _spans(rng, ANCHOR - timedelta(seconds=step))
     return {"metrics-system.ndjson": metrics, "traces-apm.ndjson": spans}

@@ -17,10 +17,9 @@ from qs_tui.live import (
     load_dependencies,
     topology_file,
 )
-from qs_tui.queries import load_query
+from qs_tui.profiles import query_text
 from qs_tui.store.embedded import EmbeddedStore
-from tests.live.conftest import ANCHOR, EcsCluster, EcsProfile
-from tests.live.ecs import ecs_render
+from tests.live.conftest import ANCHOR, ECS, EcsCluster
 from tests.store.conftest import API_KEY, elastic_store_for
 
 
@@ -52,7 +51,7 @@ def _qs_store(*samples: dict[str, object]) -> EmbeddedStore:
 
 
 def test_the_estate_and_its_service_map_are_found_in_ecs_data(ecs_cluster: EcsCluster) -> None:
-    estate = discover(ecs_cluster.store, EcsProfile(), ANCHOR, render=ecs_render)
+    estate = discover(ecs_cluster.store, ECS, ANCHOR)
 
     topology = estate.topology
     # Callers before callees, as the agents expect.
@@ -80,10 +79,10 @@ def test_the_estate_and_its_service_map_are_found_in_ecs_data(ecs_cluster: EcsCl
 def test_discovery_sends_one_stats_by_service_region_host_and_one_service_map_query(
     ecs_cluster: EcsCluster,
 ) -> None:
-    discover_estate(ecs_cluster.store, EcsProfile(), ANCHOR, render=ecs_render)
+    discover_estate(ecs_cluster.store, ECS, ANCHOR)
 
     sent = [r.body for r in ecs_cluster.fake.requests_to("POST", "/_query")]
-    assert sent[0]["query"] == ecs_render(load_query("estate_hosts").text, None)
+    assert sent[0]["query"] == query_text("estate_hosts", ECS)
     assert (
         "STATS samples = COUNT(*), last_seen = MAX(@timestamp) BY service, region, host"
         in (sent[0]["query"])
@@ -99,7 +98,7 @@ def test_discovery_sends_one_stats_by_service_region_host_and_one_service_map_qu
 def test_a_store_that_refuses_is_a_one_line_estate_error(ecs_cluster: EcsCluster) -> None:
     ecs_cluster.fake.script("POST", "/_query", status=403, fixture="error_security_403.json")
     with pytest.raises(EstateError) as raised:
-        discover(ecs_cluster.store, EcsProfile(), ANCHOR, render=ecs_render)
+        discover(ecs_cluster.store, ECS, ANCHOR)
     message = str(raised.value)
     assert message.startswith("cannot discover the estate: permission denied: ")
     assert "\n" not in message and API_KEY not in message
@@ -272,7 +271,7 @@ def test_an_unreachable_cluster_is_a_watcher_failure_not_an_exception() -> None:
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     store = elastic_store_for(url, ELASTIC_API_KEY=API_KEY)
     try:
-        watcher = EstateWatcher(store, ManualClock(ANCHOR), EcsProfile(), render=ecs_render)
+        watcher = EstateWatcher(store, ManualClock(ANCHOR), ECS)
         assert watcher.poll() == []
     finally:
         store.close()

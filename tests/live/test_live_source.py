@@ -11,12 +11,11 @@ import pytest
 from qs_tui.agents.source import TelemetrySource
 from qs_tui.clock import ManualClock
 from qs_tui.live import LiveSource
-from qs_tui.queries import load_query
+from qs_tui.profiles import query_text
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.store.embedded import EmbeddedStore
-from tests.live.conftest import ANCHOR, EcsCluster, EcsProfile
-from tests.live.ecs import ECS_METRICS, ecs_render
+from tests.live.conftest import ANCHOR, ECS, EcsCluster
 from tests.store.conftest import API_KEY, elastic_store_for
 from tests.store.fake_es import RecordedRequest
 
@@ -38,17 +37,17 @@ def _writes(requests: list[RecordedRequest]) -> list[str]:
 def test_a_step_sends_the_rendered_queries_with_parameters_and_nothing_else(
     ecs_cluster: EcsCluster,
 ) -> None:
-    source = LiveSource(ecs_cluster.store, ecs_cluster.clock, EcsProfile(), render=ecs_render)
+    source = LiveSource(ecs_cluster.store, ecs_cluster.clock, ECS)
     step = source.step(ecs_cluster.store)
 
     assert step.failure is None and (step.pending, step.dropped) == (0, 0)
     sent = ecs_cluster.fake.requests[ecs_cluster.loaded :]
     queries = [r.body for r in sent if r.path == "/_query"]
     assert [q["query"] for q in queries] == [
-        ecs_render(load_query("metrics_newest_per_host").text, None),
-        ecs_render(load_query("live_latest_samples").text, None),
+        query_text("metrics_newest_per_host", ECS),
+        query_text("live_latest_samples", ECS),
     ]
-    assert all(q["query"].startswith(ECS_METRICS) for q in queries)
+    assert all("FROM metrics-system.cpu-*, metrics-system.memory-*" in q["query"] for q in queries)
     # Values travel as ES|QL named parameters, never in the query text.
     assert queries[0]["params"] == [
         {"start": "2026-11-25T13:55:00Z"},
@@ -61,7 +60,7 @@ def test_a_step_sends_the_rendered_queries_with_parameters_and_nothing_else(
 def test_latest_holds_each_live_hosts_newest_sample_in_canonical_columns(
     ecs_cluster: EcsCluster,
 ) -> None:
-    source = LiveSource(ecs_cluster.store, ecs_cluster.clock, EcsProfile(), render=ecs_render)
+    source = LiveSource(ecs_cluster.store, ecs_cluster.clock, ECS)
     latest = source.step(ecs_cluster.store).latest
 
     # legacy-batch stopped reporting two hours ago: it has no latest reading.
@@ -72,11 +71,15 @@ def test_latest_holds_each_live_hosts_newest_sample_in_canonical_columns(
     # Fractions 0-1 in ECS, percentages in canonical columns.
     for signal in ("cpu_percent", "memory_percent", "disk_percent"):
         assert 1.0 < payment[signal] <= 100.0, (signal, payment[signal])
+    # From APM transactions: one document per 10 s standing for 50 requests, 20-60 ms each.
+    assert payment["requests_per_s"] == pytest.approx(5.0)
+    assert 20.0 <= payment["latency_p95_ms"] <= 60.0
+    assert 0.0 <= payment["error_rate"] <= 1.0
 
 
 def test_steps_within_one_interval_read_the_store_once(ecs_cluster: EcsCluster) -> None:
     clock = ManualClock(ANCHOR)
-    source = LiveSource(ecs_cluster.store, clock, EcsProfile(), interval_s=10, render=ecs_render)
+    source = LiveSource(ecs_cluster.store, clock, ECS, interval_s=10)
     first = source.step(ecs_cluster.store)
     clock.advance(9)
     again = source.step(ecs_cluster.store)
@@ -92,7 +95,7 @@ def test_a_403_becomes_a_one_line_failure_and_the_last_reading_stays(
     ecs_cluster: EcsCluster,
 ) -> None:
     clock = ManualClock(ANCHOR)
-    source = LiveSource(ecs_cluster.store, clock, EcsProfile(), render=ecs_render)
+    source = LiveSource(ecs_cluster.store, clock, ECS)
     good = source.step(ecs_cluster.store)
     ecs_cluster.fake.script("POST", "/_query", status=403, fixture="error_security_403.json")
     clock.advance(10)
@@ -120,7 +123,7 @@ def test_a_cluster_that_is_down_becomes_a_one_line_failure() -> None:
     url = _closed_port_url()
     store = elastic_store_for(url, ELASTIC_API_KEY=API_KEY)
     try:
-        source = LiveSource(store, ManualClock(ANCHOR), EcsProfile(), render=ecs_render)
+        source = LiveSource(store, ManualClock(ANCHOR), ECS)
         step = source.step(store)
     finally:
         store.close()
