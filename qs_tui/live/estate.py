@@ -76,8 +76,11 @@ SERVICE_MAPS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class EstateError(Exception):
-    """The estate cannot be discovered (no data, or the store failed), in one line."""
+class EstateError(StoreError):
+    """The estate cannot be discovered (no data, or the store failed), in one line.
+
+    A `StoreError`, so the commands print it as one `error:` line like any store failure.
+    """
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ def discover(
     try:
         rows = store.esql(query, params=window).records()
     except (StoreError, EsqlError) as error:
-        raise EstateError(f"cannot discover the estate: {describe_error(error)}") from None
+        raise EstateError("cannot discover the estate", describe_error(error)) from None
     hosts: dict[str, Host] = {}
     last_seen: dict[str, str] = {}
     for row in rows:
@@ -256,8 +259,9 @@ def discover(
             last_seen[str(host)] = str(row["last_seen"])
     if not hosts:
         raise EstateError(
+            "no live estate",
             "no host sent metrics in the last hour: check the profile's metrics indices "
-            "and that the collectors are running"
+            "(qs-tui doctor --profile NAME) and that the collectors are running",
         )
     services = sorted({h.service for h in hosts.values()})
     regions = tuple(sorted({h.region for h in hosts.values()}))
