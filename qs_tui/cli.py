@@ -19,6 +19,7 @@ from qs_tui.config import ConfigError, Settings, redact_url_credentials
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.esql.errors import EsqlError
 from qs_tui.kibana.cli import add_kibana_parser, cmd_kibana
+from qs_tui.sim.shapes import SHAPES as SIMULATED_SHAPES
 from qs_tui.store.base import Store, StoreError
 
 
@@ -313,6 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the store to write (default: QS_STORE, or elastic when a cluster is configured)",
     )
+    # The simulator writes a built-in profile's shape (a custom profile has no simulator).
+    seed.add_argument(
+        "--profile",
+        choices=SIMULATED_SHAPES,
+        default="qs",
+        help="whose shape the telemetry takes: qs (default), ecs (Elastic Agent + APM + ECS "
+        "logs) or otel (OpenTelemetry as Elasticsearch 9 stores it)",
+    )
 
     _command(sub, "doctor", "check configuration, connectivity, version and templates")
 
@@ -350,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scenarios.add_argument(
         "--json", type=Path, default=None, metavar="FILE", help="also write the results to FILE"
+    )
+    scenarios.add_argument(
+        "--profile",
+        choices=SIMULATED_SHAPES,
+        default="qs",
+        help="write the telemetry in this profile's shape and read it back through the "
+        "profile: qs (default), ecs or otel",
     )
     tui = _command(bench_sub, "tui", "the war room streaming a large estate: CPU and latency")
     tui.add_argument(
@@ -583,11 +599,14 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
             def report(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            counts = seed(store, scenario, history=history, progress=report)
+            counts = seed(
+                store, scenario, history=history, progress=report, shape=args.profile
+            )
     finally:
         store.close()
     total = sum(counts.values())
-    print(f"seeded scenario {scenario.name}: {total:,} documents", file=out)
+    shape = "" if args.profile == "qs" else f" in the {args.profile} shape"
+    print(f"seeded scenario {scenario.name}{shape}: {total:,} documents", file=out)
     for index, count in sorted(counts.items()):
         print(f"  {index:<22} {count:>10,}", file=out)
     return 0
@@ -618,7 +637,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     if args.bench == "scenarios":
         from qs_tui.bench.scenarios import run_scenario_bench
 
-        run_scenario_bench(directory=args.dir, json_path=args.json, out=out)
+        run_scenario_bench(
+            directory=args.dir, json_path=args.json, out=out, profile=args.profile
+        )
         return 0
     if args.bench == "tui":
         from qs_tui.bench.tui import run_tui_bench

@@ -214,6 +214,14 @@ class Settings(BaseModel):
     debug: bool = Field(default=False, alias="QS_DEBUG")
     """Print the traceback of an unexpected error (for a bug report) instead of one line."""
 
+    # -- live source: the estate discovered from a team's data (qs_tui.live) --
+    topology_file: Path | None = Field(default=None, alias="QS_TOPOLOGY")
+    """TOML file whose `[topology.dependencies]` table says which services call which, when
+    the data has no APM service map; unset reads `./qs.toml` when there is one."""
+
+    estate_refresh_s: int = Field(default=300, ge=10, alias="QS_ESTATE_REFRESH")
+    """Seconds between two discoveries of the live estate (services, regions, hosts)."""
+
     @model_validator(mode="before")
     @classmethod
     def _credentials_out_of_url(cls, data: Any) -> Any:

@@ -7,7 +7,6 @@ from any working directory, in a checkout, an editable install or a wheel.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,9 @@ from qs_tui.clock import Clock, SystemClock
 from qs_tui.resources import scenario_dir
 from qs_tui.sim.durations import DurationError, parse_duration
 from qs_tui.sim.faults import ALL, FaultKind, FaultSpec
+from qs_tui.tomlfile import decode_error
+from qs_tui.tomlfile import field_path as _field_path
+from qs_tui.tomlfile import line_of as _line_of
 from qs_tui.topology import (
     DEFAULT_HOSTS_PER_REGION,
     DEFAULT_REGIONS,
@@ -334,11 +336,7 @@ def parse_scenario(text: str, *, path: Path | None = None, clock: Clock | None =
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
-        line = int(match.group(1)) if match else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        if match:
-            message += f" (column {match.group(2)})"
+        message, line = decode_error(error)
         raise ScenarioError(f"invalid TOML: {message}", path=path, line=line) from None
     if path is not None:
         data.setdefault("name", path.stem)
@@ -439,82 +437,3 @@ def _check_targets(scenario: Scenario, text: str) -> None:
             raise ScenarioError(
                 problem[1], path=scenario.path, line=_line_of(text, full), field=_field_path(full)
             )
-
-
-def _field_path(loc: tuple[str | int, ...]) -> str:
-    """`('faults', 2, 'kind')` -> `faults[2].kind`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "scenario"
-
-
-_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(?:#.*)?$")
-
-
-def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """Best-effort line of a field in scenario TOML (for `[[faults]]` style tables).
-
-    Walks the path: a name selects a `key =` line or a `[table]` header within the current
-    block; an index selects the n-th `[[array]]` header. Returns the deepest line found.
-    """
-    lines = text.splitlines()
-    headers = [
-        (i, m.group(1).replace(" ", ""))
-        for i, line in enumerate(lines)
-        if (m := _HEADER.match(line))
-    ]
-    lo, hi = 0, len(lines)
-    table = ""
-    found: int | None = None
-    parts = list(loc)
-    index = 0
-    while index < len(parts):
-        part = parts[index]
-        following = parts[index + 1] if index + 1 < len(parts) else None
-        if isinstance(part, int):
-            index += 1
-            continue
-        name = f"{table}.{part}" if table else str(part)
-        if isinstance(following, int):
-            matches = [i for i, h in headers if h == name and lo <= i < hi]
-            if following < len(matches):
-                start = matches[following]
-                end = next(
-                    (i for i, h in headers if i > start and not h.startswith(name + ".")),
-                    len(lines),
-                )
-                lo, hi, table, found = start + 1, end, name, start + 1
-                index += 2
-                continue
-        header = next((i for i, h in headers if h == name and lo <= i < hi), None)
-        if header is None:
-            header = next((i for i, h in headers if h == name), None)
-        if header is not None:
-            end = next(
-                (i for i, h in headers if i > header and not h.startswith(name + ".")), len(lines)
-            )
-            lo, hi, table, found = header + 1, end, name, header + 1
-            index += 1
-            continue
-        key = re.compile(rf"^\s*{re.escape(str(part))}\s*=")
-        for number in range(lo, hi):
-            if key.match(lines[number]) and not _inside_other_table(headers, number, table):
-                return number + 1
-        if any(h.startswith(name + ".") for _, h in headers):
-            table = name  # a dotted prefix such as `expected` in `[[expected.incidents]]`
-            index += 1
-            continue
-        return found
-    return found
-
-
-def _inside_other_table(headers: list[tuple[int, str]], line: int, table: str) -> bool:
-    owner = ""
-    for i, header in headers:
-        if i < line:
-            owner = header
-    return owner != table
