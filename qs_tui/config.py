@@ -192,6 +192,11 @@ class Settings(BaseModel):
     store: Literal["auto", "embedded", "elastic"] = Field(default="auto", alias="QS_STORE")
     """Which store to use: `auto` picks Elasticsearch when a cluster is configured."""
 
+    source: Literal["auto", "simulated", "live"] = Field(default="auto", alias="QS_SOURCE")
+    """Where the telemetry the agents watch comes from: `simulated` (the simulator writes it),
+    `live` (only read what is already in the store), or `auto`: `live` when a cluster is
+    configured, else `simulated`."""
+
     data_dir: Path | None = Field(default=None, alias="QS_DATA_DIR")
     """Where the embedded store persists its indices; unset keeps everything in memory."""
 
