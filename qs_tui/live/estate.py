@@ -26,7 +26,7 @@ from typing import Literal
 
 from qs_tui.clock import Clock, iso_instant
 from qs_tui.esql.errors import EsqlError
-from qs_tui.live.render import Renderer, render_canonical
+from qs_tui.live.render import Renderer, render_canonical, resolve_profile
 from qs_tui.live.source import describe_error
 from qs_tui.live.topology_config import load_dependencies
 from qs_tui.profiles import Profile
@@ -219,7 +219,7 @@ def _callers_first(services: list[str], graph: Mapping[str, tuple[str, ...]]) ->
 
 def discover(
     store: Store,
-    profile: Profile | None,
+    profile: Profile | str | None,
     now: datetime,
     *,
     topology_file: Path | None = None,
@@ -229,7 +229,7 @@ def discover(
 
     Args:
         store: where the team's telemetry is.
-        profile: the schema profile (None: the `qs` shape).
+        profile: the schema profile, a built-in name or TOML path (None: the `qs` shape).
         now: the end of the window (the source's clock).
         topology_file: the TOML file with `[topology.dependencies]`, used when the traces hold
             no service map.
@@ -239,6 +239,7 @@ def discover(
         EstateError: the store failed, or no host sent metrics in the last hour.
         TopologyConfigError: the topology file is unreadable or malformed.
     """
+    profile = resolve_profile(profile)
     window = {"start": iso_instant(now - SEEN_WITHIN), "end": iso_instant(now)}
     query = render(load_query("estate_hosts"), profile)
     try:
@@ -305,7 +306,7 @@ def discover(
 
 def discover_estate(
     store: Store,
-    profile: Profile | None,
+    profile: Profile | str | None,
     now: datetime,
     *,
     topology_file: Path | None = None,
@@ -378,7 +379,7 @@ class EstateWatcher:
         self,
         store: Store,
         clock: Clock,
-        profile: Profile | None = None,
+        profile: Profile | str | None = None,
         *,
         refresh_s: int = 300,
         topology_file: Path | None = None,
@@ -389,7 +390,7 @@ class EstateWatcher:
             raise ValueError(f"refresh_s must be at least 1 second, got {refresh_s}")
         self.store = store
         self.clock = clock
-        self.profile = profile
+        self.profile = resolve_profile(profile)
         self.refresh = timedelta(seconds=refresh_s)
         self.topology_file = topology_file
         self._on_change = on_change
