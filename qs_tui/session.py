@@ -374,7 +374,12 @@ def _build_live(plan: SessionPlan) -> Session:
     # Nothing here writes telemetry: the live source only reads what the team's agents and
     # collectors already put in the store.
     source = live.LiveSource(store, clock, plan.profile, interval_s=LIVE_INTERVAL_S)
-    topology = live.discover_estate(store, plan.profile, clock.now())
+    # Dependencies come from the traces' service map, else from [topology.dependencies] in
+    # QS_TOPOLOGY or ./qs.toml (qs_tui.live.topology_config).
+    configured = plan.settings.topology_file if plan.settings is not None else None
+    topology = live.discover_estate(
+        store, plan.profile, clock.now(), topology_file=live.topology_file(configured)
+    )
     return Session(
         plan=plan,
         source_kind="live",

@@ -94,3 +94,33 @@ def test_a_live_run_detects_explains_and_records_the_fault_in_the_clusters_telem
     }
     assert written and written <= AGENT_INDICES, written
     assert not [r for r in sent if r.path.endswith("/_bulk") or r.path == "/_bulk"]
+
+
+def test_a_live_session_takes_its_dependencies_from_qs_toml_when_traces_have_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qs_tui.config import Settings
+    from qs_tui.session import SessionPlan, build_session
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "qs.toml").write_text(
+        '[topology.dependencies]\napi-gateway = ["auth-service"]\n', encoding="utf-8"
+    )
+    with FakeElasticsearch(engine=True) as fake:
+        store = elastic_store_for(fake.url, ELASTIC_API_KEY=API_KEY)
+        seed(
+            store,
+            parse_scenario(_scenario_ending_now(datetime.now(UTC))),
+            history=timedelta(minutes=2),
+        )
+        settings = Settings.load(
+            env={"ELASTIC_URL": fake.url, "ELASTIC_API_KEY": API_KEY}, env_file=None
+        )
+        session = build_session(SessionPlan(source="live", settings=settings, store=store))
+        try:
+            graph = dict(session.topology.graph)
+        finally:
+            session.close()
+    assert graph["api-gateway"] == ("auth-service",)
+    # The simulator's default graph (api-gateway also calls payment and inventory) is not used.
+    assert graph["payment-service"] == () and graph["auth-service"] == ()
