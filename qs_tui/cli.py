@@ -599,9 +599,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
             def report(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            counts = seed(
-                store, scenario, history=history, progress=report, shape=args.profile
-            )
+            counts = seed(store, scenario, history=history, progress=report, shape=args.profile)
     finally:
         store.close()
     total = sum(counts.values())
@@ -637,9 +635,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     if args.bench == "scenarios":
         from qs_tui.bench.scenarios import run_scenario_bench
 
-        run_scenario_bench(
-            directory=args.dir, json_path=args.json, out=out, profile=args.profile
-        )
+        run_scenario_bench(directory=args.dir, json_path=args.json, out=out, profile=args.profile)
         return 0
     if args.bench == "tui":
         from qs_tui.bench.tui import run_tui_bench

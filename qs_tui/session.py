@@ -363,6 +363,22 @@ def _live_module() -> Any:
         ) from error
 
 
+def load_session_profile(name: str) -> Any:
+    """The schema profile `name` names (a built-in name or a `.toml` path); None for the
+    `qs` shape, which the queries are written in.
+
+    Raises:
+        SessionError: the profile cannot be loaded (its `file:line: field: …` message).
+    """
+    if name == DEFAULT_PROFILE:
+        return None
+    profiles = importlib.import_module("qs_tui.profiles")
+    try:
+        return profiles.load_profile(name)
+    except profiles.ProfileError as error:
+        raise SessionError(str(error)) from None
+
+
 def _build_live(plan: SessionPlan) -> Session:
     started = time.monotonic()
     store = plan.store
@@ -371,15 +387,20 @@ def _build_live(plan: SessionPlan) -> Session:
     store.ensure_templates()  # incidents and the audit trail are still written
     _require_telemetry(store)
     live = _live_module()
+    profile = load_session_profile(plan.profile)
+    settings = plan.settings or Settings()
     # Nothing here writes telemetry: the live source only reads what the team's agents and
     # collectors already put in the store.
-    source = live.LiveSource(store, clock, plan.profile, interval_s=LIVE_INTERVAL_S)
-    # Dependencies come from the traces' service map, else from [topology.dependencies] in
-    # QS_TOPOLOGY or ./qs.toml (qs_tui.live.topology_config).
-    configured = plan.settings.topology_file if plan.settings is not None else None
-    topology = live.discover_estate(
-        store, plan.profile, clock.now(), topology_file=live.topology_file(configured)
-    )
+    source = live.LiveSource(store, clock, profile, interval_s=LIVE_INTERVAL_S)
+    try:
+        topology = live.discover_estate(
+            store,
+            profile,
+            clock.now(),
+            topology_file=live.topology_file(settings.topology_file),
+        )
+    except (live.EstateError, live.TopologyConfigError) as error:
+        raise SessionError(str(error)) from None
     return Session(
         plan=plan,
         source_kind="live",
@@ -387,7 +408,7 @@ def _build_live(plan: SessionPlan) -> Session:
         source=source,
         clock=clock,
         topology=topology,
-        executor=choose_executor("live", plan.settings),
+        executor=choose_executor("live", settings),
         notifier=plan.notifier,
         profile=plan.profile,
         simulation=None,
@@ -422,8 +443,16 @@ def choose_executor(
             "advisory executor unavailable",
             "this build cannot run remediation on a live estate; use --source simulated",
         ) from error
-    path = Path("remediation.toml")
-    remediation = config.load_remediation(path) if path.exists() else None
+    # QS_REMEDIATION names the file (read through getattr until that setting is merged
+    # here); unset, `./remediation.toml` when it exists; no file: every service advisory.
+    configured = getattr(settings, "remediation", None)
+    path = Path(configured) if configured is not None else Path("remediation.toml")
+    remediation = None
+    if configured is not None or path.is_file():
+        try:
+            remediation = config.load_remediation(path)
+        except config.RemediationConfigError as error:
+            raise SessionError(str(error)) from None
     return cast(RemediationExecutor, advisory.AdvisoryExecutor(remediation))
 
 
@@ -441,5 +470,6 @@ __all__ = [
     "choose_executor",
     "choose_source",
     "holds_history",
+    "load_session_profile",
     "open_session_store",
 ]

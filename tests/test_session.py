@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -318,3 +318,57 @@ def test_ctrl_c_ends_a_watch_with_what_was_seen(leak_file: Path) -> None:
 
     assert run.interrupted and run.ticks == 2
     session.close()
+
+
+# -- a live run on a store `qs-tui seed` filled -----------------------------------------------
+
+
+def _telemetry_counts(data: Path) -> dict[str, int]:
+    store = EmbeddedStore(data_dir=data)
+    try:
+        return {
+            index: store.count(index)
+            for index in ("qs-metrics", "qs-logs", "qs-deployments", "qs-incidents")
+        }
+    finally:
+        store.close()
+
+
+def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_telemetry(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("qs_tui.remediation.advisory")  # the live executor is advisory
+    # History that ends at this minute of the wall clock: what a live source watches.
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    text = quick_leak("leak-until-now").replace(
+        "start = 2026-11-25T14:00:00Z", f"start = {now:%Y-%m-%dT%H:%M:%SZ}"
+    )
+    scenario = tmp_path / "leak-until-now.toml"
+    scenario.write_text(text, encoding="utf-8")
+    data = tmp_path / "data"
+    status, _, err = run("seed", "--scenario", str(scenario), "--data-dir", str(data))
+    assert status == 0, err
+    before = _telemetry_counts(data)
+    assert before["qs-metrics"] > 0 and before["qs-incidents"] == 0
+
+    status, out, err = run(
+        "--source",
+        "live",
+        "run",
+        "--headless",
+        "--for",
+        "30s",
+        "--approve",
+        "deny",
+        "--data-dir",
+        str(data),
+    )
+
+    assert "Traceback" not in err
+    assert "opened memory_leak on payment-service/us-east-1" in out
+    assert "== Incident summary: live (30s watched) ==" in out
+    assert status == 3, err  # the leak was found and its restart rejected: nothing executed
+    after = _telemetry_counts(data)
+    for index in ("qs-metrics", "qs-logs", "qs-deployments"):
+        assert after[index] == before[index], f"the live run wrote to {index}"
+    assert after["qs-incidents"] >= 1
