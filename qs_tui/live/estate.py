@@ -253,11 +253,13 @@ def discover(
         if service is None or host is None:
             continue
         region = row.get("region")
+        seen = "" if row.get("last_seen") is None else str(row["last_seen"])
+        if str(host) in hosts and seen <= last_seen.get(str(host), ""):
+            continue  # a host that moved within the hour belongs where it reported last
         hosts[str(host)] = Host(
             str(host), str(service), UNKNOWN_REGION if region is None else str(region)
         )
-        if row.get("last_seen") is not None:
-            last_seen[str(host)] = str(row["last_seen"])
+        last_seen[str(host)] = seen
     if not hosts:
         raise EstateError(
             "no live estate",
