@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import EventSink
@@ -30,7 +30,8 @@ from qs_tui.agents.source import TelemetrySource
 from qs_tui.clock import AcceleratedClock, Clock, ManualClock, SystemClock
 from qs_tui.config import Settings
 from qs_tui.notify import Notifier
-from qs_tui.queries import bind_params, load_query
+from qs_tui.profiles import Profile, query_text
+from qs_tui.queries import bind_params
 from qs_tui.remediation.base import RemediationExecutor
 from qs_tui.store.base import Store, StoreError
 from qs_tui.topology import Topology
@@ -45,8 +46,6 @@ SourceKind = Literal["simulated", "live"]
 SOURCE_KINDS: tuple[SourceKind, ...] = get_args(SourceKind)
 #: Seconds between two reads of the live source (what `LiveSource` is built with).
 LIVE_INTERVAL_S = 10
-#: The schema profile used when none is named (what the simulator writes).
-DEFAULT_PROFILE = "qs"
 #: The indices QuantumState writes itself: they are no sign of telemetry in a store.
 _OWN_INDICES = ("qs-incidents", "qs-agent-decisions")
 
@@ -137,7 +136,8 @@ class SessionPlan:
         notifier: the Diplomat's notifier (None: no notifications).
         approval_monotonic: the Diplomat's wall clock for approval deadlines (tests).
         progress: called while the history is written with (samples done, in total).
-        profile: the schema profile the live source reads through.
+        profile: the schema profile the queries are rendered through (None: the `qs`
+            shape the simulator writes).
     """
 
     source: SourceKind = "simulated"
@@ -152,7 +152,7 @@ class SessionPlan:
     notifier: Notifier | None = None
     approval_monotonic: Callable[[], float] | None = None
     progress: Callable[[int, int], None] | None = None
-    profile: str = DEFAULT_PROFILE
+    profile: Profile | None = None
 
 
 @dataclass
@@ -168,7 +168,7 @@ class Session:
         topology: the estate (the scenario's, or discovered from the data).
         executor: what the Surgeon acts through.
         notifier: the Diplomat's notifier.
-        profile: the schema profile's name.
+        profile: the schema profile the queries are rendered through (None: `qs`).
         simulation: the simulated production (None on a live session).
         history_s: simulated seconds of history written before the run.
         setup_s: wall seconds the build took.
@@ -182,7 +182,7 @@ class Session:
     topology: Topology
     executor: RemediationExecutor
     notifier: Notifier | None
-    profile: str
+    profile: Profile | None
     simulation: Simulation | None
     history_s: float = 0.0
     setup_s: float = 0.0
@@ -242,7 +242,7 @@ def check_plan(plan: SessionPlan) -> None:
         if plan.scenario is not None:
             raise SessionError(
                 "--source live reads the telemetry already in the store and plays no "
-                "scenario: drop --scenario (and QS_SCENARIO), or use --source simulated"
+                "scenario: drop --scenario, or use --source simulated"
             )
         if plan.store is None:
             raise SessionError(LIVE_NEEDS_DATA)
@@ -296,7 +296,9 @@ def _build_simulated(plan: SessionPlan) -> Session:
     was_paused = accelerated is not None and accelerated.paused
     if accelerated is not None:
         accelerated.pause()  # the history is written "as of" the start, however long it takes
-    if plan.reuse_history and holds_history(store, end=clock.now(), span=history):
+    if plan.reuse_history and holds_history(
+        store, end=clock.now(), span=history, profile=plan.profile
+    ):
         history = timedelta(0)  # a persisted store already has this scenario's past
     else:
         simulation.backfill(store, history, progress=plan.progress)
@@ -319,13 +321,15 @@ def _build_simulated(plan: SessionPlan) -> Session:
     )
 
 
-def holds_history(store: Store, *, end: datetime, span: timedelta) -> bool:
+def holds_history(
+    store: Store, *, end: datetime, span: timedelta, profile: Profile | None = None
+) -> bool:
     """Whether the store already holds metrics for `span` before `end` (a persisted store
     that played this scenario before), so its history is not written twice."""
     if span <= timedelta(0):
         return False
     result = store.esql(
-        load_query("metrics_span").text,
+        query_text("metrics_span", profile),
         params=bind_params({"start": end - span, "end": end}),
     )
     return bool(result.values) and bool(result.values[0][2])
@@ -352,33 +356,6 @@ def _require_telemetry(store: Store) -> None:
         )
 
 
-def _live_module() -> Any:
-    """`qs_tui.live`, loaded only by live sessions (and named in one line when missing)."""
-    try:
-        return importlib.import_module("qs_tui.live")
-    except ImportError as error:
-        raise StoreError(
-            "live source unavailable",
-            "this build has no live telemetry source (qs_tui.live); use --source simulated",
-        ) from error
-
-
-def load_session_profile(name: str) -> Any:
-    """The schema profile `name` names (a built-in name or a `.toml` path); None for the
-    `qs` shape, which the queries are written in.
-
-    Raises:
-        SessionError: the profile cannot be loaded (its `file:line: field: …` message).
-    """
-    if name == DEFAULT_PROFILE:
-        return None
-    profiles = importlib.import_module("qs_tui.profiles")
-    try:
-        return profiles.load_profile(name)
-    except profiles.ProfileError as error:
-        raise SessionError(str(error)) from None
-
-
 def _build_live(plan: SessionPlan) -> Session:
     started = time.monotonic()
     store = plan.store
@@ -386,20 +363,25 @@ def _build_live(plan: SessionPlan) -> Session:
     clock = plan.clock or SystemClock()
     store.ensure_templates()  # incidents and the audit trail are still written
     _require_telemetry(store)
-    live = _live_module()
-    profile = load_session_profile(plan.profile)
+    # Loaded here: a simulated session never needs the live source's modules.
+    from qs_tui.live import (
+        EstateError,
+        LiveSource,
+        TopologyConfigError,
+        discover_estate,
+        topology_file,
+    )
+
+    profile = plan.profile
     settings = plan.settings or Settings()
     # Nothing here writes telemetry: the live source only reads what the team's agents and
     # collectors already put in the store.
-    source = live.LiveSource(store, clock, profile, interval_s=LIVE_INTERVAL_S)
+    source = LiveSource(store, clock, profile, interval_s=LIVE_INTERVAL_S)
     try:
-        topology = live.discover_estate(
-            store,
-            profile,
-            clock.now(),
-            topology_file=live.topology_file(settings.topology_file),
+        topology = discover_estate(
+            store, profile, clock.now(), topology_file=topology_file(settings.topology_file)
         )
-    except (live.EstateError, live.TopologyConfigError) as error:
+    except (EstateError, TopologyConfigError) as error:
         raise SessionError(str(error)) from None
     return Session(
         plan=plan,
@@ -457,7 +439,6 @@ def choose_executor(
 
 
 __all__ = [
-    "DEFAULT_PROFILE",
     "LIVE_INTERVAL_S",
     "LIVE_NEEDS_DATA",
     "SOURCE_KINDS",
@@ -470,6 +451,5 @@ __all__ = [
     "choose_executor",
     "choose_source",
     "holds_history",
-    "load_session_profile",
     "open_session_store",
 ]

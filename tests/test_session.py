@@ -7,17 +7,19 @@ import io
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from qs_tui.agents.events import Event
-from qs_tui.cli import build_parser, main, parse_args
+from qs_tui.cli import SOURCE_CHOICES, build_parser, main, parse_args
 from qs_tui.clock import ManualClock
 from qs_tui.config import ConfigError, Settings
 from qs_tui.headless import check_options, play_scenario, watch_live
 from qs_tui.remediation import SimulatedExecutor
 from qs_tui.session import (
     LIVE_NEEDS_DATA,
+    SOURCE_KINDS,
     SessionError,
     SessionPlan,
     build_session,
@@ -106,6 +108,11 @@ def test_an_unknown_source_flag_is_refused_by_the_builder() -> None:
 )
 def test_source_is_accepted_before_or_after_the_command(argv: list[str]) -> None:
     assert parse_args(build_parser(), argv).source == "live"
+
+
+def test_the_command_line_offers_exactly_the_sources_the_builder_knows() -> None:
+    assert SOURCE_CHOICES == SOURCE_KINDS
+    assert Settings.model_fields["source"].annotation == Literal["auto", *SOURCE_KINDS]
 
 
 def test_source_defaults_to_unset_so_the_settings_decide() -> None:
@@ -236,7 +243,7 @@ def test_war_room_headless_and_bench_get_the_same_kind_of_session(leak_file: Pat
         assert session.simulation is session.source
         assert isinstance(session.executor, SimulatedExecutor)
         assert isinstance(session.clock, ManualClock)
-        assert session.profile == "qs"
+        assert session.profile is None  # the qs shape the simulator writes
     assert isinstance(headless.store, EmbeddedStore)
     assert isinstance(headless.pipeline.source, Simulation)
     assert headless.pipeline.source is headless.simulation

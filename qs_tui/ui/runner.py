@@ -14,7 +14,7 @@ from qs_tui.agents.events import EventSink
 from qs_tui.agents.pipeline import Pipeline
 from qs_tui.clock import AcceleratedClock, Clock, iso_instant
 from qs_tui.config import Settings
-from qs_tui.queries import load_query
+from qs_tui.profiles import Profile, query_text
 from qs_tui.session import (
     LIVE_NEEDS_DATA,
     Session,
@@ -73,6 +73,7 @@ class RuntimePlan:
             hand-driven one so a timeout needs no waiting).
         source: `simulated` or `live` (see `qs_tui.session.choose_source`).
         settings: the app settings (the live executor's remediation choice).
+        profile: the schema profile the queries are rendered through (None: `qs`).
     """
 
     scenario: Scenario | None
@@ -84,6 +85,7 @@ class RuntimePlan:
     approval_monotonic: Callable[[], float] | None = None
     source: SourceKind = "simulated"
     settings: Settings | None = None
+    profile: Profile | None = None
 
     def session_plan(self) -> SessionPlan:
         """The session this war room runs on: the history it writes is capped and written
@@ -99,6 +101,7 @@ class RuntimePlan:
             reuse_history=True,
             notifier=self.notifier,
             approval_monotonic=self.approval_monotonic,
+            profile=self.profile,
         )
 
 
@@ -194,11 +197,13 @@ def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
         session=session,
         pipeline=pipeline,
         health=session.store.health(),
-        recent=recent_history(session.store, end=clock.now(), span=span),
+        recent=recent_history(session.store, end=clock.now(), span=span, profile=plan.profile),
     )
 
 
-def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHistory:
+def recent_history(
+    store: Store, *, end: datetime, span: timedelta, profile: Profile | None = None
+) -> SeriesHistory:
     """Per-minute averages per service and region over `span` before `end`.
 
     Runs `esql/metrics_timeline.esql`; a store that cannot answer yields no history (the
@@ -208,7 +213,7 @@ def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHis
 
     if span <= timedelta(0):
         return {}
-    text = load_query("metrics_timeline").text
+    text = query_text("metrics_timeline", profile)
     params = {
         "start": iso_instant(end - span),
         "end": iso_instant(end),
