@@ -121,7 +121,12 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--data-dir", "DIR", "persist the embedded store in DIR (overrides QS_DATA_DIR)"),
 )
 #: What the global options are when given nowhere.
-GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None, "source": None}
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "env_file": Path(".env"),
+    "data_dir": None,
+    "source": None,
+    "profile": None,
+}
 #: Where telemetry comes from, as `--source` takes it (mirrors `qs_tui.session.SOURCE_KINDS`,
 #: kept here so that parsing the command line does not import the agents).
 SOURCE_CHOICES = ("simulated", "live")
@@ -142,6 +147,14 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         "(only read what is in the store) (default: QS_SOURCE, else live when a cluster is "
         "configured, else simulated)",
     )
+    # Global too, but a name as often as a path: kept a string.
+    parser.add_argument(
+        "--profile",
+        default=argparse.SUPPRESS,
+        metavar="NAME|PATH",
+        help="schema profile the queries read through: qs, ecs, otel or a .toml file "
+        "(overrides QS_PROFILE)",
+    )
 
 
 def _command(
@@ -161,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qs-tui",
         description="QuantumState: an SRE war room in the terminal. Without a command, "
         "opens the war room.",
-        epilog="Options --env-file, --data-dir, --source: before or after the command. "
+        epilog="Options --env-file, --data-dir, --source, --profile: before or after the command. "
         "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
         "missed or left open) and 3 (a remediation rejected).",
     )
@@ -314,16 +327,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the store to write (default: QS_STORE, or elastic when a cluster is configured)",
     )
-    # The simulator writes a built-in profile's shape (a custom profile has no simulator).
-    seed.add_argument(
-        "--profile",
-        choices=SIMULATED_SHAPES,
-        default="qs",
-        help="whose shape the telemetry takes: qs (default), ecs (Elastic Agent + APM + ECS "
-        "logs) or otel (OpenTelemetry as Elasticsearch 9 stores it)",
-    )
+    # The global --profile says whose shape the telemetry takes: the simulator writes a
+    # built-in profile's shape (qs, ecs or otel; a custom profile has no simulator).
 
     _command(sub, "doctor", "check configuration, connectivity, version and templates")
+
+    queries = _command(
+        sub, "queries", "print the exact ES|QL each query becomes for a schema profile"
+    )
+    queries.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write one <query>.esql file per query into DIR instead of printing them",
+    )
 
     bench = _command(sub, "bench", "benchmarks: the engine, the agents on scenarios, the TUI")
     bench_sub = bench.add_subparsers(
@@ -360,13 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_argument(
         "--json", type=Path, default=None, metavar="FILE", help="also write the results to FILE"
     )
-    scenarios.add_argument(
-        "--profile",
-        choices=SIMULATED_SHAPES,
-        default="qs",
-        help="write the telemetry in this profile's shape and read it back through the "
-        "profile: qs (default), ecs or otel",
-    )
+    # The global --profile (qs, ecs or otel) says in whose shape the telemetry is written and
+    # read back.
     tui = _command(bench_sub, "tui", "the war room streaming a large estate: CPU and latency")
     tui.add_argument(
         "--services",
@@ -568,6 +581,19 @@ def _empty_source_hint(store: Store, query: str, kind: str, data_dir: Path | Non
     )
 
 
+def _simulated_shape(profile: str) -> str:
+    """The shape the simulator writes for `--profile`/`QS_PROFILE` (a built-in's name).
+
+    Raises:
+        UsageError: a profile the simulator cannot write (a custom TOML file).
+    """
+    if profile not in SIMULATED_SHAPES:
+        raise UsageError(
+            f"--profile {profile}: the simulator writes {', '.join(SIMULATED_SHAPES)} only"
+        )
+    return profile
+
+
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui seed`: backfill a scenario's history into the configured store."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -577,6 +603,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
     scenario = load_scenario(args.scenario or args.top_scenario or settings.scenario)
     history = parse_duration(args.history) if args.history else None
+    shape = _simulated_shape(settings.profile)
     kind = args.store or settings.store_kind
     data_dir = args.data_dir or settings.data_dir
     if kind == "embedded" and data_dir is None:
@@ -599,12 +626,12 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
             def report(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            counts = seed(store, scenario, history=history, progress=report, shape=args.profile)
+            counts = seed(store, scenario, history=history, progress=report, shape=shape)
     finally:
         store.close()
     total = sum(counts.values())
-    shape = "" if args.profile == "qs" else f" in the {args.profile} shape"
-    print(f"seeded scenario {scenario.name}{shape}: {total:,} documents", file=out)
+    written_as = "" if shape == "qs" else f" in the {shape} shape"
+    print(f"seeded scenario {scenario.name}{written_as}: {total:,} documents", file=out)
     for index, count in sorted(counts.items()):
         print(f"  {index:<22} {count:>10,}", file=out)
     return 0
@@ -622,7 +649,23 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    return run_doctor(settings, out=out)
+    # The profile's coverage is checked when one is chosen (--profile or QS_PROFILE).
+    chosen = args.profile is not None or "profile" in settings.model_fields_set
+    return run_doctor(settings, out=out, profile=settings.profile if chosen else None)
+
+
+def cmd_queries(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """`qs-tui queries [--profile NAME] [--out DIR]`: the rendered query library."""
+    from qs_tui.profiles import load_profile
+    from qs_tui.profiles.commands import print_queries, write_queries
+
+    profile = load_profile(settings.profile)
+    if args.out is None:
+        print_queries(profile, out=out)
+        return 0
+    written = write_queries(profile, args.out)
+    print(f"wrote {len(written)} queries for profile {profile.name} to {args.out}", file=out)
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -635,7 +678,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     if args.bench == "scenarios":
         from qs_tui.bench.scenarios import run_scenario_bench
 
-        run_scenario_bench(directory=args.dir, json_path=args.json, out=out, profile=args.profile)
+        run_scenario_bench(
+            directory=args.dir,
+            json_path=args.json,
+            out=out,
+            profile=_simulated_shape(settings.profile),
+        )
         return 0
     if args.bench == "tui":
         from qs_tui.bench.tui import run_tui_bench
@@ -739,6 +787,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
     "esql": cmd_esql,
     "seed": cmd_seed,
     "doctor": cmd_doctor,
+    "queries": cmd_queries,
     "bench": cmd_bench,
     "live": cmd_live,
     "kibana": cmd_kibana,
@@ -754,6 +803,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
         errors.append(LoadError)
     except ImportError:  # pragma: no cover - the loader ships with the package
         pass
+    from qs_tui.profiles import ProfileError
+
+    errors.append(ProfileError)
     try:
         from qs_tui.session import SessionError
 
@@ -808,6 +860,8 @@ def main(
             print(f"warning: {message}", file=err)
 
         settings = Settings.load(env_file=args.env_file, warn=warn)
+        if args.profile is not None:
+            settings = settings.model_copy(update={"profile": args.profile})
         if args.command is None:
             return _run_tui(
                 settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir}),

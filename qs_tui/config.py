@@ -214,6 +214,9 @@ class Settings(BaseModel):
     remediation: Path | None = Field(default=None, alias="QS_REMEDIATION")
     """`remediation.toml`: which executor acts on each service (see the README). Unset reads
     `./remediation.toml` when it exists; with no file every service is advisory."""
+    profile: str = Field(default="qs", alias="QS_PROFILE")
+    """Schema profile the queries read through: a built-in (`qs`, `ecs`, `otel`) or a TOML
+    file's path (see the README's "Schema profiles")."""
 
     debug: bool = Field(default=False, alias="QS_DEBUG")
     """Print the traceback of an unexpected error (for a bug report) instead of one line."""

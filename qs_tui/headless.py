@@ -35,6 +35,7 @@ from qs_tui.clock import AcceleratedClock, ManualClock, iso_instant
 from qs_tui.config import Settings
 from qs_tui.models import ActionKind, Incident
 from qs_tui.notify import Notifier, SlackNotifier
+from qs_tui.profiles import Profile, ProfileError, load_profile
 from qs_tui.session import (
     LIVE_NEEDS_DATA,
     Session,
@@ -131,6 +132,7 @@ def play_scenario(
     human_turn: Callable[[], object] | None = None,
     progress: Callable[[int, int], None] | None = None,
     settings: Settings | None = None,
+    profile: Profile | None = None,
 ) -> ScenarioRun:
     """Backfill the scenario's history, then run the pipeline over its duration.
 
@@ -151,6 +153,7 @@ def play_scenario(
             however long a person takes, the incident waits for them.
         progress: called during the backfill with (metric samples done, in total).
         settings: the app settings the session is built with (None: defaults).
+        profile: the schema profile the agents' queries are rendered through (None: `qs`).
     """
     started = time.monotonic()
     session = build_session(
@@ -163,6 +166,7 @@ def play_scenario(
             pipeline_settings=pipeline_settings,
             notifier=notifier,
             progress=progress,
+            profile=profile,
         )
     )
     clock = session.clock
@@ -530,6 +534,7 @@ def run_headless(
     if settings is None:
         settings = Settings.load()
     try:
+        profile = load_profile(settings.profile)
         kind = choose_source(settings, source, scenario_named=scenario is not None)
         check_options(kind, scenario=scenario, speed=speed, run_for=run_for)
         loaded = load_scenario(scenario or settings.scenario) if kind == "simulated" else None
@@ -538,7 +543,7 @@ def run_headless(
         store = open_session_store(settings, given=store)
         if kind == "live" and store is None:
             raise SessionError(LIVE_NEEDS_DATA)
-    except (ScenarioError, SessionError, StoreError) as error:
+    except (ProfileError, ScenarioError, SessionError, StoreError) as error:
         err.write(f"error: {error}\n")
         return EXIT_ERROR
     notifier = SlackNotifier.from_settings(settings)
@@ -567,6 +572,7 @@ def run_headless(
         return _run_live(
             store=store,
             settings=settings,
+            profile=profile,
             sink=sink,
             notifier=notifier,
             pipeline_settings=pipeline_settings,
@@ -587,6 +593,7 @@ def run_headless(
             human_turn=human_turn,
             progress=BackfillProgress(err),
             settings=settings,
+            profile=profile,
         )
     except StoreError as error:
         err.write(f"error: {error}\n")
@@ -734,6 +741,7 @@ def _run_live(
     *,
     store: Store,
     settings: Settings,
+    profile: Profile | None = None,
     sink: EventSink,
     notifier: SlackNotifier | None,
     pipeline_settings: PipelineSettings | None,
@@ -750,6 +758,7 @@ def _run_live(
                 source="live",
                 settings=settings,
                 store=store,
+                profile=profile,
                 pipeline_settings=pipeline_settings,
                 notifier=notifier,
             )

@@ -220,6 +220,7 @@ class Session:
             settings=self.plan.pipeline_settings,
             notifier=self.notifier,
             crew=self.crew_factory(),
+            profile=self.profile,
         )
 
     def close(self) -> None:

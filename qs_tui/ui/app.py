@@ -480,7 +480,11 @@ class WarRoomApp(App[int]):
         services = [(s, r) for s in topology.services for r in topology.regions]
         self.push_screen(
             TimeTravelScreen(
-                self.runtime.store, now=self.clock.now(), onsets=onsets, services=services
+                self.runtime.store,
+                now=self.clock.now(),
+                onsets=onsets,
+                services=services,
+                profile=self.runtime.plan.profile,
             )
         )
 
@@ -589,6 +593,7 @@ def make_app(
     Raises:
         ScenarioError: for an unknown or invalid scenario.
     """
+    from qs_tui.profiles import load_profile
     from qs_tui.sim.scenario import load_scenario
     from qs_tui.ui.runner import DEFAULT_HISTORY
 
@@ -629,6 +634,7 @@ def make_app(
         approval_monotonic=approval_monotonic,
         source=source,
         settings=settings,
+        profile=load_profile(settings.profile) if settings is not None else None,
     )
     return WarRoomApp(plan, live=live, speed=chosen_speed)
 

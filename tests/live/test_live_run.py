@@ -47,17 +47,27 @@ none = true
 """
 
 
+#: Where each profile's metrics live: the index patterns its rendered queries read.
+METRICS_FROM = {
+    "qs": "FROM qs-metrics",
+    "ecs": "FROM metrics-system.cpu-*",
+    "otel": "FROM metrics-hostmetricsreceiver.otel-*",
+}
+
+
+@pytest.mark.parametrize("shape", ["qs", "ecs", "otel"])
 def test_a_live_run_detects_explains_and_records_the_fault_in_the_clusters_telemetry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shape: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env, remediation.toml or qs.toml from elsewhere
     with FakeElasticsearch(engine=True) as fake:
         store = elastic_store_for(fake.url, ELASTIC_API_KEY=API_KEY)
-        seed(store, parse_scenario(_scenario_ending_now(datetime.now(UTC))))
+        seed(store, parse_scenario(_scenario_ending_now(datetime.now(UTC))), shape=shape)
         store.close()
         seeded = len(fake.requests)
         monkeypatch.setenv("ELASTIC_URL", fake.url)
         monkeypatch.setenv("ELASTIC_API_KEY", API_KEY)
+        monkeypatch.setenv("QS_PROFILE", shape)
         out, err = io.StringIO(), io.StringIO()
 
         status = main(
@@ -86,6 +96,11 @@ def test_a_live_run_detects_explains_and_records_the_fault_in_the_clusters_telem
     queries = [r.body for r in sent if r.path == "/_query"]
     windowed = [q for q in queries if re.search(r"\?start\b", q["query"])]
     assert len(windowed) > 5 and all(q.get("params") for q in windowed)
+    # ...read through the profile: the team's own indices, in their own fields.
+    reads_metrics = [q for q in queries if METRICS_FROM[shape] in q["query"]]
+    assert reads_metrics, [q["query"][:200] for q in queries]
+    if shape != "qs":
+        assert not [q for q in queries if "FROM qs-metrics" in q["query"]]
     # No telemetry was written: documents only ever went to the agents' own indices.
     written = {
         r.path.strip("/").split("/")[0]
