@@ -362,7 +362,6 @@ def seed_until_now(tmp_path: Path) -> Path:
 def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_telemetry(
     tmp_path: Path,
 ) -> None:
-    pytest.importorskip("qs_tui.remediation.advisory")  # the live executor is advisory
     data = seed_until_now(tmp_path)
     before = _telemetry_counts(data)
     assert before["qs-metrics"] > 0 and before["qs-incidents"] == 0
@@ -400,7 +399,6 @@ def anyio_backend() -> str:
 async def test_the_war_room_on_a_live_source_shows_the_found_estate_and_injects_nothing(
     tmp_path: Path,
 ) -> None:
-    pytest.importorskip("qs_tui.remediation.advisory")  # the live executor is advisory
     data = seed_until_now(tmp_path)
     before = _telemetry_counts(data)
     app = make_app(store=EmbeddedStore(data_dir=data), scenario=None, source="live", live=False)
