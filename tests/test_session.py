@@ -24,6 +24,7 @@ from qs_tui.session import (
     SessionPlan,
     build_session,
     check_plan,
+    choose_executor,
     choose_source,
 )
 from qs_tui.sim.cluster import Simulation
@@ -418,3 +419,29 @@ async def test_the_war_room_on_a_live_source_shows_the_found_estate_and_injects_
     after = _telemetry_counts(data)
     for index in ("qs-metrics", "qs-logs", "qs-deployments"):
         assert after[index] == before[index], f"the war room wrote to {index}"
+
+
+# -- the executor ---------------------------------------------------------------------------
+
+
+def test_a_live_session_is_advisory_for_every_service_without_a_remediation_file() -> None:
+    from qs_tui.remediation.advisory import AdvisoryExecutor, RoutingExecutor
+
+    executor = choose_executor("live", Settings())
+    assert isinstance(executor, RoutingExecutor)
+    assert isinstance(executor.default, AdvisoryExecutor)
+    assert executor.config.target_for("payment-service", "us-east-1") is None
+
+
+def test_a_bad_remediation_file_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "remediation.toml"
+    bad.write_text('[[services]]\nservice = "payment-service"\nexecutor = "ftp"\n')
+    with pytest.raises(SessionError) as caught:
+        choose_executor("live", Settings(QS_REMEDIATION=bad))
+    message = str(caught.value)
+    assert str(bad) in message and len(message.splitlines()) == 1
+
+
+def test_a_simulated_session_acts_on_its_own_simulation() -> None:
+    with pytest.raises(SessionError, match="needs its simulation"):
+        choose_executor("simulated", Settings())
