@@ -15,13 +15,12 @@ and which remediation executor run is decided here and nowhere else:
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from qs_tui.agents.base import AgentContext, PipelineSettings
 from qs_tui.agents.events import EventSink
@@ -409,8 +408,8 @@ def choose_executor(
     `remediation.toml` maps the service to a real executor.
 
     Raises:
-        SessionError: a simulated source without its simulation.
-        StoreError: the advisory executor is not part of this build.
+        SessionError: a simulated source without its simulation, or a `remediation.toml`
+            that cannot be used (its `file:line: field: …` message).
     """
     if source == "simulated":
         if simulation is None:
@@ -418,25 +417,18 @@ def choose_executor(
         from qs_tui.remediation import SimulatedExecutor
 
         return SimulatedExecutor(simulation)
+    # Loaded here: a simulated session never needs the real executors' modules.
+    from qs_tui.remediation.advisory import RoutingExecutor
+    from qs_tui.remediation.config import RemediationConfigError, load_remediation
+
     try:
-        advisory = importlib.import_module("qs_tui.remediation.advisory")
-        config = importlib.import_module("qs_tui.remediation.config")
-    except ImportError as error:
-        raise StoreError(
-            "advisory executor unavailable",
-            "this build cannot run remediation on a live estate; use --source simulated",
-        ) from error
-    # QS_REMEDIATION names the file (read through getattr until that setting is merged
-    # here); unset, `./remediation.toml` when it exists; no file: every service advisory.
-    configured = getattr(settings, "remediation", None)
-    path = Path(configured) if configured is not None else Path("remediation.toml")
-    remediation = None
-    if configured is not None or path.is_file():
-        try:
-            remediation = config.load_remediation(path)
-        except config.RemediationConfigError as error:
-            raise SessionError(str(error)) from None
-    return cast(RemediationExecutor, advisory.AdvisoryExecutor(remediation))
+        # QS_REMEDIATION, else ./remediation.toml when there is one, else nothing mapped.
+        remediation = load_remediation(settings.remediation if settings is not None else None)
+    except RemediationConfigError as error:
+        raise SessionError(str(error)) from None
+    # Unmapped services (all of them without a file) go to the advisory executor: the plan
+    # and the command a human would run, nothing carried out.
+    return RoutingExecutor(remediation)
 
 
 __all__ = [

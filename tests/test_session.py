@@ -13,7 +13,7 @@ import pytest
 
 from qs_tui.agents.events import Event
 from qs_tui.cli import SOURCE_CHOICES, build_parser, main, parse_args
-from qs_tui.clock import ManualClock
+from qs_tui.clock import ManualClock, SystemClock
 from qs_tui.config import ConfigError, Settings
 from qs_tui.headless import check_options, play_scenario, watch_live
 from qs_tui.remediation import SimulatedExecutor
@@ -24,13 +24,17 @@ from qs_tui.session import (
     SessionPlan,
     build_session,
     check_plan,
+    choose_executor,
     choose_source,
 )
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.store.base import StoreError
 from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.ui.app import make_app
 from qs_tui.ui.runner import RuntimePlan, build_runtime
+from qs_tui.ui.screens.inject import InjectFaultScreen
+from qs_tui.ui.widgets import ServicesPane
 from tests.scenario_texts import quick_leak
 
 CLUSTER = "http://127.0.0.1:9"  # never contacted: only whether one is configured matters
@@ -341,11 +345,9 @@ def _telemetry_counts(data: Path) -> dict[str, int]:
         store.close()
 
 
-def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_telemetry(
-    tmp_path: Path,
-) -> None:
-    pytest.importorskip("qs_tui.remediation.advisory")  # the live executor is advisory
-    # History that ends at this minute of the wall clock: what a live source watches.
+def seed_until_now(tmp_path: Path) -> Path:
+    """`qs-tui seed` a leak whose history ends at this minute of the wall clock (what a live
+    source watches) into a data directory, and return the directory."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     text = quick_leak("leak-until-now").replace(
         "start = 2026-11-25T14:00:00Z", f"start = {now:%Y-%m-%dT%H:%M:%SZ}"
@@ -355,6 +357,13 @@ def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_teleme
     data = tmp_path / "data"
     status, _, err = run("seed", "--scenario", str(scenario), "--data-dir", str(data))
     assert status == 0, err
+    return data
+
+
+def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_telemetry(
+    tmp_path: Path,
+) -> None:
+    data = seed_until_now(tmp_path)
     before = _telemetry_counts(data)
     assert before["qs-metrics"] > 0 and before["qs-incidents"] == 0
 
@@ -379,3 +388,60 @@ def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_teleme
     for index in ("qs-metrics", "qs-logs", "qs-deployments"):
         assert after[index] == before[index], f"the live run wrote to {index}"
     assert after["qs-incidents"] >= 1
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Textual runs on asyncio."""
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_war_room_on_a_live_source_shows_the_found_estate_and_injects_nothing(
+    tmp_path: Path,
+) -> None:
+    data = seed_until_now(tmp_path)
+    before = _telemetry_counts(data)
+    app = make_app(store=EmbeddedStore(data_dir=data), scenario=None, source="live", live=False)
+
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.wait_ready()
+        runtime = app.runtime
+        assert runtime is not None and runtime.simulation is None
+        assert isinstance(runtime.clock, SystemClock)
+        assert ("payment-service", "us-east-1") in app.query_one(ServicesPane).rows
+        await app.advance(1)
+        await pilot.press("i")  # fault injection is for the simulation only
+        await pilot.pause()
+        assert not isinstance(app.screen, InjectFaultScreen)
+        await pilot.press("q")
+
+    after = _telemetry_counts(data)
+    for index in ("qs-metrics", "qs-logs", "qs-deployments"):
+        assert after[index] == before[index], f"the war room wrote to {index}"
+
+
+# -- the executor ---------------------------------------------------------------------------
+
+
+def test_a_live_session_is_advisory_for_every_service_without_a_remediation_file() -> None:
+    from qs_tui.remediation.advisory import AdvisoryExecutor, RoutingExecutor
+
+    executor = choose_executor("live", Settings())
+    assert isinstance(executor, RoutingExecutor)
+    assert isinstance(executor.default, AdvisoryExecutor)
+    assert executor.config.target_for("payment-service", "us-east-1") is None
+
+
+def test_a_bad_remediation_file_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "remediation.toml"
+    bad.write_text('[[services]]\nservice = "payment-service"\nexecutor = "ftp"\n')
+    with pytest.raises(SessionError) as caught:
+        choose_executor("live", Settings(QS_REMEDIATION=bad))
+    message = str(caught.value)
+    assert str(bad) in message and len(message.splitlines()) == 1
+
+
+def test_a_simulated_session_acts_on_its_own_simulation() -> None:
+    with pytest.raises(SessionError, match="needs its simulation"):
+        choose_executor("simulated", Settings())
