@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -19,6 +19,7 @@ from qs_tui.config import ConfigError, Settings, redact_url_credentials
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.esql.errors import EsqlError
 from qs_tui.kibana.cli import add_kibana_parser, cmd_kibana
+from qs_tui.sim.shapes import SHAPES as SIMULATED_SHAPES
 from qs_tui.store.base import Store, StoreError
 
 
@@ -75,6 +76,19 @@ def _non_negative_int(text: str) -> int:
     return _whole_number(text, minimum=0)
 
 
+def _duration(text: str) -> timedelta:
+    """A positive duration such as `90s`, `15m` or `2h` (argparse names the option)."""
+    from qs_tui.sim.durations import DurationError, parse_duration
+
+    try:
+        span = parse_duration(text)
+    except DurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if span <= timedelta(0):
+        raise argparse.ArgumentTypeError(f"{text!r} is no time at all: give e.g. 90s, 15m or 2h")
+    return span
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -107,7 +121,15 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--data-dir", "DIR", "persist the embedded store in DIR (overrides QS_DATA_DIR)"),
 )
 #: What the global options are when given nowhere.
-GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None, "profile": None}
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "env_file": Path(".env"),
+    "data_dir": None,
+    "source": None,
+    "profile": None,
+}
+#: Where telemetry comes from, as `--source` takes it (mirrors `qs_tui.session.SOURCE_KINDS`,
+#: kept here so that parsing the command line does not import the agents).
+SOURCE_CHOICES = ("simulated", "live")
 
 
 def _add_global_options(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +139,14 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             flag, type=Path, default=argparse.SUPPRESS, metavar=metavar, help=help_text
         )
+    parser.add_argument(
+        "--source",
+        choices=SOURCE_CHOICES,
+        default=argparse.SUPPRESS,
+        help="where the telemetry comes from: simulated (the simulator writes it) or live "
+        "(only read what is in the store) (default: QS_SOURCE, else live when a cluster is "
+        "configured, else simulated)",
+    )
     # Global too, but a name as often as a path: kept a string.
     parser.add_argument(
         "--profile",
@@ -144,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qs-tui",
         description="QuantumState: an SRE war room in the terminal. Without a command, "
         "opens the war room.",
-        epilog="Options --env-file, --data-dir, --profile: before or after the command. "
+        epilog="Options --env-file, --data-dir, --source, --profile: before or after the command. "
         "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
         "missed or left open) and 3 (a remediation rejected).",
     )
@@ -193,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="how approval requests are answered in --headless mode (default: prompt)",
     )
     run.add_argument("--json", action="store_true", help="one JSON object per event (headless)")
+    run.add_argument(
+        "--for",
+        dest="run_for",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="with --headless --source live: watch for this long on the wall clock "
+        "(e.g. 90s, 15m, 2h; default: until Ctrl-C)",
+    )
 
     live = _command(sub, "live", "stream simulated telemetry and print it (no agents, no TUI)")
     live.add_argument(
@@ -288,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the store to write (default: QS_STORE, or elastic when a cluster is configured)",
     )
+    # The global --profile says whose shape the telemetry takes: the simulator writes a
+    # built-in profile's shape (qs, ecs or otel; a custom profile has no simulator).
 
     _command(sub, "doctor", "check configuration, connectivity, version and templates")
 
@@ -337,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_argument(
         "--json", type=Path, default=None, metavar="FILE", help="also write the results to FILE"
     )
+    # The global --profile (qs, ecs or otel) says in whose shape the telemetry is written and
+    # read back.
     tui = _command(bench_sub, "tui", "the war room streaming a large estate: CPU and latency")
     tui.add_argument(
         "--services",
@@ -538,6 +581,19 @@ def _empty_source_hint(store: Store, query: str, kind: str, data_dir: Path | Non
     )
 
 
+def _simulated_shape(profile: str) -> str:
+    """The shape the simulator writes for `--profile`/`QS_PROFILE` (a built-in's name).
+
+    Raises:
+        UsageError: a profile the simulator cannot write (a custom TOML file).
+    """
+    if profile not in SIMULATED_SHAPES:
+        raise UsageError(
+            f"--profile {profile}: the simulator writes {', '.join(SIMULATED_SHAPES)} only"
+        )
+    return profile
+
+
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui seed`: backfill a scenario's history into the configured store."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -547,6 +603,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
     scenario = load_scenario(args.scenario or args.top_scenario or settings.scenario)
     history = parse_duration(args.history) if args.history else None
+    shape = _simulated_shape(settings.profile)
     kind = args.store or settings.store_kind
     data_dir = args.data_dir or settings.data_dir
     if kind == "embedded" and data_dir is None:
@@ -569,11 +626,12 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
             def report(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            counts = seed(store, scenario, history=history, progress=report)
+            counts = seed(store, scenario, history=history, progress=report, shape=shape)
     finally:
         store.close()
     total = sum(counts.values())
-    print(f"seeded scenario {scenario.name}: {total:,} documents", file=out)
+    written_as = "" if shape == "qs" else f" in the {shape} shape"
+    print(f"seeded scenario {scenario.name}{written_as}: {total:,} documents", file=out)
     for index, count in sorted(counts.items()):
         print(f"  {index:<22} {count:>10,}", file=out)
     return 0
@@ -620,7 +678,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     if args.bench == "scenarios":
         from qs_tui.bench.scenarios import run_scenario_bench
 
-        run_scenario_bench(directory=args.dir, json_path=args.json, out=out)
+        run_scenario_bench(
+            directory=args.dir,
+            json_path=args.json,
+            out=out,
+            profile=_simulated_shape(settings.profile),
+        )
         return 0
     if args.bench == "tui":
         from qs_tui.bench.tui import run_tui_bench
@@ -634,7 +697,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     """`qs-tui run`: the war room, or with --headless the transcript on stdout."""
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    scenario = args.scenario or args.top_scenario or settings.scenario
+    # Only a scenario named here: QS_SCENARIO is the simulated source's default, not a
+    # choice to refuse on a live one.
+    scenario = args.scenario or args.top_scenario
     speed = args.speed or args.top_speed
     if args.headless:
         from qs_tui.headless import run_headless
@@ -648,16 +713,35 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
             err=err,
             stdin=sys.stdin,
             settings=settings,
+            source=args.source,
+            run_for=args.run_for,
         )
-    return _run_tui(settings, scenario=scenario, speed=speed, data_dir=args.data_dir)
+    if args.run_for is not None:
+        raise UsageError("qs-tui run: --for applies to --headless --source live runs")
+    return _run_tui(
+        settings,
+        scenario=scenario,
+        speed=speed,
+        data_dir=args.data_dir,
+        source=args.source,
+        err=err,
+    )
 
 
 def _run_tui(
-    settings: Settings, *, scenario: str | None, speed: float | None, data_dir: Path | None
+    settings: Settings,
+    *,
+    scenario: str | None,
+    speed: float | None,
+    data_dir: Path | None,
+    source: str | None = None,
+    err: TextIO | None = None,
 ) -> int:
     from qs_tui.ui.runner import run_tui
 
-    return run_tui(settings, scenario=scenario, speed=speed, data_dir=data_dir)
+    return run_tui(
+        settings, scenario=scenario, speed=speed, data_dir=data_dir, source=source, err=err
+    )
 
 
 def live_refresh_s(sample_every_s: float, stop_after_s: float | None) -> float:
@@ -723,6 +807,12 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     errors.append(ProfileError)
     try:
+        from qs_tui.session import SessionError
+
+        errors.append(SessionError)
+    except ImportError:  # pragma: no cover - the session builder ships with the package
+        pass
+    try:
         from qs_tui.sim.scenario import ScenarioError
 
         errors.append(ScenarioError)
@@ -775,9 +865,11 @@ def main(
         if args.command is None:
             return _run_tui(
                 settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir}),
-                scenario=args.top_scenario or settings.scenario,
+                scenario=args.top_scenario,
                 speed=args.top_speed,
                 data_dir=args.data_dir,
+                source=args.source,
+                err=err,
             )
         return COMMANDS[args.command](args, settings, out, err)
     except KeyboardInterrupt:

@@ -192,6 +192,11 @@ class Settings(BaseModel):
     store: Literal["auto", "embedded", "elastic"] = Field(default="auto", alias="QS_STORE")
     """Which store to use: `auto` picks Elasticsearch when a cluster is configured."""
 
+    source: Literal["auto", "simulated", "live"] = Field(default="auto", alias="QS_SOURCE")
+    """Where the telemetry the agents watch comes from: `simulated` (the simulator writes it),
+    `live` (only read what is already in the store), or `auto`: `live` when a cluster is
+    configured, else `simulated`."""
+
     data_dir: Path | None = Field(default=None, alias="QS_DATA_DIR")
     """Where the embedded store persists its indices; unset keeps everything in memory."""
 
@@ -216,6 +221,14 @@ class Settings(BaseModel):
 
     debug: bool = Field(default=False, alias="QS_DEBUG")
     """Print the traceback of an unexpected error (for a bug report) instead of one line."""
+
+    # -- live source: the estate discovered from a team's data (qs_tui.live) --
+    topology_file: Path | None = Field(default=None, alias="QS_TOPOLOGY")
+    """TOML file whose `[topology.dependencies]` table says which services call which, when
+    the data has no APM service map; unset reads `./qs.toml` when there is one."""
+
+    estate_refresh_s: int = Field(default=300, ge=10, alias="QS_ESTATE_REFRESH")
+    """Seconds between two discoveries of the live estate (services, regions, hosts)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TextIO, cast
 
 from qs_tui.agents.base import PipelineSettings
@@ -23,27 +23,36 @@ from qs_tui.agents.events import (
 )
 from qs_tui.agents.guardian import format_duration
 from qs_tui.agents.pipeline import Pipeline
-from qs_tui.clock import AcceleratedClock, Clock, ManualClock, iso_instant
+from qs_tui.bench.scoring import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_UNRESOLVED,
+    ExpectedMatch,
+    exit_status,
+    match_expected,
+)
+from qs_tui.clock import AcceleratedClock, ManualClock, iso_instant
 from qs_tui.config import Settings
-from qs_tui.models import ActionKind, Incident, IncidentState
-from qs_tui.notify import Notifier
+from qs_tui.models import ActionKind, Incident
+from qs_tui.notify import Notifier, SlackNotifier
 from qs_tui.profiles import Profile, ProfileError, load_profile
-from qs_tui.remediation import SimulatedExecutor
+from qs_tui.session import (
+    LIVE_NEEDS_DATA,
+    Session,
+    SessionError,
+    SessionPlan,
+    SourceKind,
+    build_session,
+    choose_source,
+    open_session_store,
+)
 from qs_tui.sim.cluster import Simulation
-from qs_tui.sim.faults import ALL, FaultKind
-from qs_tui.sim.scenario import ExpectedIncident, Scenario, ScenarioError, load_scenario
+from qs_tui.sim.scenario import Scenario, ScenarioError, load_scenario
 from qs_tui.store.base import Store, StoreError
 from qs_tui.topology import Topology
 
-#: Exit status: every incident resolved (or correctly left alone) and every expected one found.
-EXIT_OK = 0
 #: Exit status: the scenario, settings or store could not be used.
 EXIT_ERROR = 1
-#: Exit status: an incident was missed, rolled back without a later fix, escalated or still open.
-EXIT_UNRESOLVED = 2
-#: Exit status: everything found, but the approver rejected a plan, so it was not executed
-#: (what `--approve deny` is expected to end with).
-EXIT_REJECTED = 3
 
 #: Simulated seconds without an open incident, after the last one closed, before an early stop.
 QUIET_S = 300.0
@@ -51,201 +60,6 @@ QUIET_S = 300.0
 JSON_METRICS_EVERY_S = 60.0
 
 ApproveMode = Literal["auto", "deny", "prompt"]
-
-
-# ---- matching incidents against a scenario's [expected] section -----------------------------
-
-
-def _regions_match(expected: str, actual: str) -> bool:
-    return ALL in (expected, actual) or expected == actual
-
-
-def fault_start(scenario: Scenario, expected: ExpectedIncident) -> datetime:
-    """When the fault behind an expected incident begins (the first matching fault's offset)."""
-    start = scenario.start_time
-    fallback: datetime | None = None
-    for fault in scenario.faults:
-        if fault.service != expected.service or not _regions_match(fault.region, expected.region):
-            continue
-        at = start + fault.offset
-        introduces = fault.params.introduces
-        if fault.kind == expected.kind or (
-            fault.kind is FaultKind.BAD_DEPLOY
-            and expected.kind in (FaultKind.BAD_DEPLOY, introduces or FaultKind.MEMORY_LEAK)
-        ):
-            return at
-        fallback = fallback or at
-    return fallback or start
-
-
-@dataclass(frozen=True)
-class ExpectedMatch:
-    """How the run fared against one `[[expected.incidents]]` entry.
-
-    Attributes:
-        expected: the entry.
-        fault_start: when its fault began.
-        related: incidents on the expected service or its dependents in the expected region
-            (detection counts these: a cascade seen first upstream is still seen).
-        localized: root incidents on exactly the expected service and region.
-    """
-
-    expected: ExpectedIncident
-    fault_start: datetime
-    related: tuple[Incident, ...]
-    localized: tuple[Incident, ...]
-
-    @property
-    def detected(self) -> bool:
-        """Whether anything was raised for this fault."""
-        return bool(self.related)
-
-    @property
-    def first(self) -> Incident | None:
-        """The first localized incident (or the first related one)."""
-        if self.localized:
-            return self.localized[0]
-        return self.related[0] if self.related else None
-
-    @property
-    def final(self) -> Incident | None:
-        """The last localized incident: the one whose outcome counts."""
-        return self.localized[-1] if self.localized else None
-
-    @property
-    def resolved(self) -> bool:
-        """Whether the last localized incident ended resolved."""
-        final = self.final
-        return final is not None and final.state is IncidentState.RESOLVED
-
-    @property
-    def root_cause_correct(self) -> bool:
-        """Whether the localized incident's hypothesis names the expected root cause."""
-        return any(root_cause_matches(self.expected, i) for i in self.localized)
-
-    @property
-    def actions(self) -> list[str]:
-        """Actions chosen for the localized incidents, in order."""
-        return [i.plan.chosen.action.value for i in self.localized if i.plan is not None]
-
-    @property
-    def action_correct(self) -> bool:
-        """Whether a chosen action is one the scenario accepts."""
-        accepted = {"do_nothing" if a == "none" else a for a in self.expected.actions}
-        return any(action in accepted for action in self.actions)
-
-
-def root_cause_matches(expected: ExpectedIncident, incident: Incident) -> bool:
-    """Whether `incident`'s hypothesis names `expected.root_cause`.
-
-    `deploy vX` needs the suspect deploy to be version X; a fault kind needs a non-deploy
-    cause located at the expected service (and region), of that kind unless it is a cascade.
-    """
-    hypothesis = incident.hypothesis
-    if hypothesis is None:
-        return False
-    wanted = expected.root_cause.strip()
-    if wanted.lower().startswith("deploy"):
-        version = wanted.split()[-1].lstrip("vV")
-        deploy = hypothesis.suspect_deploy
-        return (
-            hypothesis.cause_kind == "deploy"
-            and deploy is not None
-            and deploy.version.lstrip("vV") == version
-        )
-    if hypothesis.cause_kind == "deploy":
-        return False
-    if hypothesis.root_service != expected.service:
-        return False
-    if not _regions_match(expected.region, hypothesis.root_region):
-        return False
-    if wanted == FaultKind.CASCADE.value:
-        return True
-    return incident.kind.value == wanted or wanted in hypothesis.cause
-
-
-def match_expected(
-    scenario: Scenario, incidents: Sequence[Incident], topology: Topology
-) -> list[ExpectedMatch]:
-    """Pair each expected incident with what the pipeline raised."""
-    matches = []
-    for expected in scenario.expected.incidents:
-        around = {expected.service, *topology.dependents(expected.service)}
-        related = tuple(
-            i
-            for i in incidents
-            if i.service in around and _regions_match(expected.region, i.region)
-        )
-        localized = tuple(
-            i
-            for i in related
-            if i.root_incident_id is None
-            and i.service == expected.service
-            and _regions_match(expected.region, i.region)
-        )
-        matches.append(ExpectedMatch(expected, fault_start(scenario, expected), related, localized))
-    return matches
-
-
-def false_incidents(
-    incidents: Sequence[Incident], matches: Sequence[ExpectedMatch]
-) -> list[Incident]:
-    """Incidents no expected incident accounts for (a symptom counts with its root)."""
-    accounted = {i.id for match in matches for i in match.related}
-    by_id = {i.id: i for i in incidents}
-    found = []
-    for incident in incidents:
-        if incident.id in accounted:
-            continue
-        root = by_id.get(incident.root_incident_id or "")
-        if root is not None and root.id in accounted:
-            continue
-        found.append(incident)
-    return found
-
-
-def handled(incident: Incident, incidents: Sequence[Incident]) -> bool:
-    """Resolved, or rolled back and then fixed by a later incident on the same signal."""
-    if incident.state is IncidentState.RESOLVED:
-        return True
-    if incident.state is IncidentState.ROLLED_BACK:
-        # Later by position (incidents come oldest first): ids continue across runs and need
-        # not sort as text (INC-9999 < INC-10000).
-        position = next((n for n, i in enumerate(incidents) if i.id == incident.id), -1)
-        return any(
-            later.anomaly.key == incident.anomaly.key and later.state is IncidentState.RESOLVED
-            for later in incidents[position + 1 :]
-        )
-    return False
-
-
-def exit_status(incidents: Sequence[Incident], matches: Sequence[ExpectedMatch]) -> tuple[int, str]:
-    """The run's exit status and a sentence saying why (see the EXIT_* constants)."""
-    missed = [m.expected for m in matches if not m.detected]
-    if missed:
-        names = ", ".join(f"{e.kind} on {e.service}/{e.region}" for e in missed)
-        return EXIT_UNRESOLVED, f"missed: {names}"
-    open_ = [i.id for i in incidents if not i.state.terminal]
-    if open_:
-        return EXIT_UNRESOLVED, f"still open: {', '.join(open_)}"
-    rejected = [i for i in incidents if i.state is IncidentState.REJECTED]
-    failed = [
-        i for i in incidents if i.state is not IncidentState.REJECTED and not handled(i, incidents)
-    ]
-    if failed:
-        listed = ", ".join(f"{i.id} {i.state.value}" for i in failed)
-        return EXIT_UNRESOLVED, f"not resolved: {listed}"
-    if rejected:
-        listed = ", ".join(i.id for i in rejected)
-        return EXIT_REJECTED, f"plans rejected, nothing executed for: {listed}"
-    if not incidents:
-        return EXIT_OK, "no incidents, as expected" if scenario_quiet(matches) else "no incidents"
-    return EXIT_OK, "every incident resolved or correctly left alone"
-
-
-def scenario_quiet(matches: Sequence[ExpectedMatch]) -> bool:
-    """True when nothing was expected."""
-    return not matches
 
 
 # ---- running a scenario -----------------------------------------------------------------
@@ -317,6 +131,7 @@ def play_scenario(
     sleep: Callable[[float], None] = time.sleep,
     human_turn: Callable[[], object] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    settings: Settings | None = None,
     profile: Profile | None = None,
 ) -> ScenarioRun:
     """Backfill the scenario's history, then run the pipeline over its duration.
@@ -337,38 +152,36 @@ def play_scenario(
             is paused meanwhile): the `--approve prompt` questions are asked here, so
             however long a person takes, the incident waits for them.
         progress: called during the backfill with (metric samples done, in total).
+        settings: the app settings the session is built with (None: defaults).
         profile: the schema profile the agents' queries are rendered through (None: `qs`).
     """
-    clock: Clock
-    manual: ManualClock | None = None
-    if speed is None:
-        manual = ManualClock(scenario.start_time)
-        clock = manual
-    else:
-        clock = AcceleratedClock(scenario.start_time, speed=speed)
-    if store is None:
-        from qs_tui.store.embedded import EmbeddedStore
-
-        store = EmbeddedStore(now=clock.now)
-    store.ensure_templates()
-    simulation = Simulation.from_scenario(scenario, clock=clock)
     started = time.monotonic()
-    if isinstance(clock, AcceleratedClock):
-        clock.pause()  # history is written "as of" the start, however long it takes
-    simulation.backfill(store, scenario.history_span, progress=progress)
-    pipeline = Pipeline(
-        store=store,
-        source=simulation,
-        executor=SimulatedExecutor(simulation),
-        clock=clock,
-        sink=sink,
-        topology=simulation.topology,
-        settings=pipeline_settings,
-        notifier=notifier,
-        profile=profile,
+    session = build_session(
+        SessionPlan(
+            source="simulated",
+            scenario=scenario,
+            settings=settings,
+            store=store,
+            speed=speed,
+            pipeline_settings=pipeline_settings,
+            notifier=notifier,
+            progress=progress,
+            profile=profile,
+        )
     )
+    clock = session.clock
+    manual = clock if isinstance(clock, ManualClock) else None
+    simulation = session.simulation
+    assert simulation is not None  # a simulated session always has one
+    if isinstance(clock, AcceleratedClock):
+        clock.pause()  # held until the loop starts, as during the history
+    pipeline = session.pipeline(sink)
     run = ScenarioRun(
-        scenario, pipeline, simulation, store, backfill_wall_s=time.monotonic() - started
+        scenario,
+        pipeline,
+        simulation,
+        session.store,
+        backfill_wall_s=time.monotonic() - started,
     )
     end = scenario.start_time + scenario.duration_span
     stop_when = quiet_stop(scenario, simulation.topology) if stop_early else None
@@ -589,15 +402,8 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
     }
 
 
-def write_summary(run: ScenarioRun, status: int, why: str, out: TextIO) -> None:
-    """The closing incident summary, as text."""
-    incidents = run.incidents
-    simulated = (run.ended_at or run.scenario.start_time) - run.scenario.start_time
-    out.write(
-        f"\n== Incident summary: {run.scenario.name} "
-        f"({format_duration(simulated.total_seconds())} simulated, {run.wall_s:.1f} s wall"
-        f"{', stopped early: all quiet' if run.stopped_early else ''}) ==\n"
-    )
+def write_incidents(incidents: Sequence[Incident], out: TextIO) -> None:
+    """Each incident's facts: detection, root cause, action, outcome."""
     if not incidents:
         out.write("no incidents opened\n")
     for incident in incidents:
@@ -639,6 +445,18 @@ def write_summary(run: ScenarioRun, status: int, why: str, out: TextIO) -> None:
             )
             + "\n"
         )
+
+
+def write_summary(run: ScenarioRun, status: int, why: str, out: TextIO) -> None:
+    """The closing incident summary, as text."""
+    incidents = run.incidents
+    simulated = (run.ended_at or run.scenario.start_time) - run.scenario.start_time
+    out.write(
+        f"\n== Incident summary: {run.scenario.name} "
+        f"({format_duration(simulated.total_seconds())} simulated, {run.wall_s:.1f} s wall"
+        f"{', stopped early: all quiet' if run.stopped_early else ''}) ==\n"
+    )
+    write_incidents(incidents, out)
     for match in run.matches:
         expected = match.expected
         final = match.final
@@ -657,7 +475,7 @@ def write_summary(run: ScenarioRun, status: int, why: str, out: TextIO) -> None:
 
 def run_headless(
     *,
-    scenario: str,
+    scenario: str | None,
     speed: float | None,
     approve: str,
     json_lines: bool,
@@ -667,13 +485,20 @@ def run_headless(
     settings: Settings | None = None,
     pipeline_settings: PipelineSettings | None = None,
     store: Store | None = None,
+    source: str | None = None,
+    run_for: timedelta | None = None,
 ) -> int:
-    """Run a scenario through the six agents and print the transcript and a summary.
+    """Run the six agents without the TUI and print the transcript and a summary.
+
+    On a simulated source a scenario plays (as fast as possible, or at `speed`); on a live
+    source the agents watch the telemetry already in the store on the wall clock, for
+    `run_for` or until interrupted (Ctrl-C ends with the summary).
 
     Args:
-        scenario: a shipped scenario's name or a TOML file.
+        scenario: a shipped scenario's name or a TOML file (None: QS_SCENARIO; refused on
+            a live source).
         speed: None runs as fast as possible (manual clock); a number is simulated seconds
-            per wall second.
+            per wall second (simulated source only).
         approve: `auto` approves every plan, `deny` rejects every plan, `prompt` asks on
             `stdin` (questions go to `err`, keeping `out` clean for `--json`).
         json_lines: print one JSON object per event, then one `summary` object.
@@ -683,14 +508,16 @@ def run_headless(
         settings: app settings (store choice, Slack webhook); None reads the environment.
         pipeline_settings: the pipeline's knobs (defaults otherwise).
         store: write here instead of the store the settings choose (closed at the end).
+        source: `--source` (None: QS_SOURCE, else live with a cluster, else simulated).
+        run_for: how long a live run watches (wall time; None: until interrupted).
 
     Returns:
         EXIT_OK (0) when every incident ended resolved or correctly left alone; EXIT_ERROR
-        (1) for a bad scenario, settings or store; EXIT_UNRESOLVED (2) when an incident was
-        missed, rolled back without a later fix, escalated or left open; EXIT_REJECTED (3)
-        when plans were rejected by the approver and so nothing was executed. A run whose
-        audit trail could not be completely written ends EXIT_ERROR (1), saying what is
-        missing, whatever the incidents' outcome.
+        (1) for a bad scenario, settings, store or combination of options; EXIT_UNRESOLVED
+        (2) when an incident was missed, rolled back without a later fix, escalated or left
+        open; EXIT_REJECTED (3) when plans were rejected by the approver and so nothing was
+        executed. A run whose audit trail could not be completely written ends EXIT_ERROR
+        (1), saying what is missing, whatever the incidents' outcome.
     """
     from qs_tui.agents.diplomat import PromptApprover, approval_handler
 
@@ -704,30 +531,21 @@ def run_headless(
             "use --approve deny (or auto)\n"
         )
         return EXIT_ERROR
-    try:
-        loaded = load_scenario(scenario)
-    except ScenarioError as error:
-        err.write(f"error: {error}\n")
-        return EXIT_ERROR
     if settings is None:
         settings = Settings.load()
     try:
         profile = load_profile(settings.profile)
-    except ProfileError as error:
-        err.write(f"error: {error}\n")
-        return EXIT_ERROR
-    if store is None and (settings.store_kind == "elastic" or settings.data_dir is not None):
+        kind = choose_source(settings, source, scenario_named=scenario is not None)
+        check_options(kind, scenario=scenario, speed=speed, run_for=run_for)
+        loaded = load_scenario(scenario or settings.scenario) if kind == "simulated" else None
         # A cluster, or an embedded store persisted in QS_DATA_DIR / --data-dir: the audit
         # trail must land where the user said, not in a store that vanishes at exit.
-        from qs_tui.store.factory import open_store
-
-        try:
-            store = open_store(settings)
-        except StoreError as error:
-            err.write(f"error: {error}\n")
-            return EXIT_ERROR
-    from qs_tui.notify import SlackNotifier
-
+        store = open_session_store(settings, given=store)
+        if kind == "live" and store is None:
+            raise SessionError(LIVE_NEEDS_DATA)
+    except (ProfileError, ScenarioError, SessionError, StoreError) as error:
+        err.write(f"error: {error}\n")
+        return EXIT_ERROR
     notifier = SlackNotifier.from_settings(settings)
     mode = cast(ApproveMode, approve)  # checked against the three modes above
     answer = approval_handler(mode, input_stream=stdin, output_stream=err)
@@ -749,6 +567,21 @@ def run_headless(
                 with printer.holding():
                     prompter.ask_waiting()
 
+    if loaded is None:
+        assert store is not None  # refused above
+        return _run_live(
+            store=store,
+            settings=settings,
+            profile=profile,
+            sink=sink,
+            notifier=notifier,
+            pipeline_settings=pipeline_settings,
+            run_for=run_for,
+            human_turn=human_turn,
+            json_lines=json_lines,
+            out=out,
+            err=err,
+        )
     try:
         run = play_scenario(
             loaded,
@@ -759,6 +592,7 @@ def run_headless(
             notifier=notifier,
             human_turn=human_turn,
             progress=BackfillProgress(err),
+            settings=settings,
             profile=profile,
         )
     except StoreError as error:
@@ -773,14 +607,8 @@ def run_headless(
         if notifier is not None:
             notifier.close()
     status, why = exit_status(run.incidents, run.matches)
-    # Nothing counts as done before its record is written: a last, patient try for whatever
-    # waited for the store, and a run whose audit trail is incomplete says so and fails.
+    status, why = _audit_verdict(run.pipeline, status, why)
     records = run.pipeline.records
-    if records.pending:
-        records.flush(retry=True)
-    audit_problem = records.problem()
-    if audit_problem is not None:
-        status, why = EXIT_ERROR, f"{audit_problem}; outcome otherwise: {why}"
     notes = run_notes(run, settings)
     if json_lines:
         summary = {
@@ -809,6 +637,183 @@ def run_headless(
             out.write(f"note: {note}\n")
         out.flush()
     run.store.close()
+    return status
+
+
+def check_options(
+    source: SourceKind,
+    *,
+    scenario: str | None,
+    speed: float | None,
+    run_for: timedelta | None,
+) -> None:
+    """Refuse headless options that make no sense for `source`, in one line.
+
+    Raises:
+        SessionError: `--scenario` or `--speed` on a live source, `--for` on a simulated
+            one (a scenario runs for its own duration), or a `--for` that is not positive.
+    """
+    if source == "live":
+        if scenario is not None:
+            raise SessionError(
+                f"--scenario {scenario}: --source live reads the telemetry already in the "
+                "store and plays no scenario; drop --scenario, or use --source simulated"
+            )
+        if speed is not None:
+            raise SessionError(
+                "--speed: --source live runs on the wall clock; drop --speed, or use "
+                "--source simulated"
+            )
+    elif run_for is not None:
+        raise SessionError(
+            "--for: a simulated run lasts its scenario's duration; --for limits "
+            "--source live runs only"
+        )
+    if run_for is not None and run_for <= timedelta(0):
+        raise SessionError("--for: give a positive duration, e.g. 90s, 15m or 2h")
+
+
+def _audit_verdict(pipeline: Pipeline, status: int, why: str) -> tuple[int, str]:
+    """Nothing counts as done before its record is written: a last, patient try for
+    whatever waited for the store, and a run whose audit trail is incomplete says so and
+    fails."""
+    records = pipeline.records
+    if records.pending:
+        records.flush(retry=True)
+    audit_problem = records.problem()
+    if audit_problem is not None:
+        return EXIT_ERROR, f"{audit_problem}; outcome otherwise: {why}"
+    return status, why
+
+
+@dataclass
+class LiveRun:
+    """A finished (or interrupted) live run.
+
+    Attributes:
+        pipeline: the pipeline that watched.
+        started_at: wall instant the watch began.
+        ended_at: wall instant it stopped.
+        ticks: pipeline ticks.
+        interrupted: whether Ctrl-C ended it.
+    """
+
+    pipeline: Pipeline
+    started_at: datetime
+    ended_at: datetime
+    ticks: int = 0
+    interrupted: bool = False
+
+
+def watch_live(
+    session: Session,
+    pipeline: Pipeline,
+    *,
+    run_for: timedelta | None,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    human_turn: Callable[[], object] | None = None,
+) -> LiveRun:
+    """Tick `pipeline` once per source interval on the wall clock until `run_for` is over
+    (or forever when None); Ctrl-C ends the watch and still returns what was seen."""
+    run = LiveRun(pipeline, started_at=session.clock.now(), ended_at=session.clock.now())
+    deadline = None if run_for is None else monotonic() + run_for.total_seconds()
+    interval = session.interval_s
+    try:
+        while deadline is None or monotonic() < deadline:
+            began = monotonic()
+            pipeline.tick()
+            run.ticks += 1
+            if human_turn is not None:
+                human_turn()
+            wait = interval - (monotonic() - began)
+            if deadline is not None:
+                wait = min(wait, deadline - monotonic())
+            if wait > 0:
+                sleep(wait)
+    except KeyboardInterrupt:
+        run.interrupted = True
+    run.ended_at = session.clock.now()
+    return run
+
+
+def _run_live(
+    *,
+    store: Store,
+    settings: Settings,
+    profile: Profile | None = None,
+    sink: EventSink,
+    notifier: SlackNotifier | None,
+    pipeline_settings: PipelineSettings | None,
+    run_for: timedelta | None,
+    human_turn: Callable[[], object] | None,
+    json_lines: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """`run --headless --source live`: watch the store's telemetry, then the summary."""
+    try:
+        session = build_session(
+            SessionPlan(
+                source="live",
+                settings=settings,
+                store=store,
+                profile=profile,
+                pipeline_settings=pipeline_settings,
+                notifier=notifier,
+            )
+        )
+    except (SessionError, StoreError) as error:
+        err.write(f"error: {error}\n")
+        store.close()
+        if notifier is not None:
+            notifier.close()
+        return EXIT_ERROR
+    pipeline = session.pipeline(sink)
+    err.write(
+        "watching the telemetry in the store on the wall clock "
+        + (f"for {format_duration(run_for.total_seconds())}" if run_for else "until Ctrl-C")
+        + "\n"
+    )
+    err.flush()
+    try:
+        run = watch_live(session, pipeline, run_for=run_for, human_turn=human_turn)
+        incidents = pipeline.incidents()
+        status, why = exit_status(incidents, [])
+        if run.interrupted:
+            why = f"interrupted; {why}"
+        status, why = _audit_verdict(pipeline, status, why)
+    finally:
+        session.close()
+        if notifier is not None:
+            notifier.close()
+    watched = (run.ended_at - run.started_at).total_seconds()
+    if json_lines:
+        records = pipeline.records
+        summary = {
+            "event": "summary",
+            "source": "live",
+            "exit_status": status,
+            "why": why,
+            "watched_s": round(watched, 3),
+            "interrupted": run.interrupted,
+            "incidents": [incident_summary(i) for i in incidents],
+            "audit": {
+                "written": records.written,
+                "pending": records.pending,
+                "lost": records.lost,
+                "refused": len(records.rejected),
+            },
+        }
+        out.write(json.dumps(summary, default=_json_default) + "\n")
+    else:
+        out.write(
+            f"\n== Incident summary: live ({format_duration(watched)} watched"
+            f"{', interrupted' if run.interrupted else ''}) ==\n"
+        )
+        write_incidents(incidents, out)
+        out.write(f"exit status {status}: {why}\n")
+    out.flush()
     return status
 
 
@@ -858,12 +863,11 @@ __all__ = [
     "EXIT_OK",
     "EXIT_REJECTED",
     "EXIT_UNRESOLVED",
-    "ExpectedMatch",
+    "LiveRun",
     "ScenarioRun",
     "TranscriptPrinter",
-    "exit_status",
-    "false_incidents",
-    "match_expected",
+    "check_options",
     "play_scenario",
     "run_headless",
+    "watch_live",
 ]

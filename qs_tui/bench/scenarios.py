@@ -11,7 +11,8 @@ from typing import Any, TextIO
 
 from qs_tui.agents.base import PipelineSettings
 from qs_tui.agents.events import ApprovalRequested, Event
-from qs_tui.headless import ScenarioRun, false_incidents, play_scenario
+from qs_tui.bench.scoring import false_incidents
+from qs_tui.headless import ScenarioRun, play_scenario
 from qs_tui.models import AnomalyKind
 from qs_tui.sim.faults import FaultKind
 from qs_tui.sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario

@@ -26,6 +26,7 @@ from qs_tui.sim.faults import (
     cascade_onset,
 )
 from qs_tui.sim.generator import DEFAULT_INTERVAL_S, TelemetryGenerator, daily_shape, iso_ms
+from qs_tui.sim.shapes import make_shape
 from qs_tui.store.base import Store, StoreError
 from qs_tui.store.templates import DEPLOYMENTS, LOGS, METRICS
 from qs_tui.topology import Host, Topology, default_topology, host_name
@@ -177,6 +178,7 @@ class Simulation:
         origin: datetime | None = None,
         healthy_deploys: bool = True,
         retention: timedelta | None = DEFAULT_RETENTION,
+        shape: str = "qs",
     ) -> None:
         """Create a simulation.
 
@@ -191,6 +193,8 @@ class Simulation:
             retention: telemetry older than this behind the clock is pruned by `step()` from a
                 store that can prune (the embedded one), never less than the backfilled
                 history; None keeps everything.
+            shape: the schema profile whose documents are written (`qs`, `ecs`, `otel`;
+                see `qs_tui.sim.shapes`).
         """
         self.clock = clock
         self.topology = topology or default_topology()
@@ -207,6 +211,14 @@ class Simulation:
         self._history = timedelta(0)
         self._pruned_at: datetime | None = None
         self.generator = TelemetryGenerator(self.topology, seed=seed, interval_s=interval_s)
+        self.shape = make_shape(
+            shape,
+            initial_versions={s: self.generator.initial_version(s) for s in self.topology.services},
+            interval_s=interval_s,
+        )
+        # Shaped documents waiting to be written (a shape other than `qs` converts the
+        # canonical buffers once; what a failing store did not take waits here).
+        self._outbox: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self._groups: dict[tuple[str, str], GroupState] = {}
         for service in self.topology.services:
@@ -227,8 +239,9 @@ class Simulation:
             self.inject(spec)
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, *, clock: Clock) -> Simulation:
-        """A simulation of `scenario` whose fault offsets count from `scenario.start`."""
+    def from_scenario(cls, scenario: Scenario, *, clock: Clock, shape: str = "qs") -> Simulation:
+        """A simulation of `scenario` whose fault offsets count from `scenario.start`, writing
+        the documents of the `shape` profile."""
         return cls(
             clock=clock,
             topology=scenario.build_topology(),
@@ -237,6 +250,7 @@ class Simulation:
             interval_s=scenario.interval_seconds,
             origin=scenario.start_time,
             healthy_deploys=scenario.healthy_deploys,
+            shape=shape,
         )
 
     # ---- faults -------------------------------------------------------------------------
@@ -484,14 +498,20 @@ class Simulation:
     def _flush(self, store: Store) -> tuple[dict[str, int], list[str]]:
         written: dict[str, int] = {}
         errors: list[str] = []
-        for index, documents in self._pending.items():
+        source = self._pending
+        if self.shape.name != "qs":
+            for index, shaped in self.shape.convert(self._pending).items():
+                self._outbox.setdefault(index, []).extend(shaped)
+            self._pending = _empty_pending()
+            source = self._outbox
+        for index, documents in source.items():
             if documents:
                 result = store.bulk(index, documents)
                 written[index] = result.written
                 errors.extend(result.errors[: max(0, 5 - len(errors))])
             else:
                 written[index] = 0
-            self._pending[index] = []
+            source[index] = []
         return written, errors
 
     def backfill(
@@ -537,7 +557,8 @@ class Simulation:
             total = int((end - self._cursor) / step)
             hosts = sum(len(g.hosts) for g in self._groups.values())
             ticks_per_batch = max(1, batch_size // max(1, hosts))
-            totals: dict[str, int] = {METRICS: 0, LOGS: 0, DEPLOYMENTS: 0}
+            totals: dict[str, int] = dict.fromkeys(self.shape.indices, 0)
+            samples_written = 0
             stored_until = self._stored_until(store, start=self._cursor + step, end=end)
             self.backfill_skipped = 0
             self._history = history
@@ -546,10 +567,13 @@ class Simulation:
                 self._generate_until(target)
                 if stored_until is not None and target <= stored_until:
                     self.backfill_skipped += len(self._pending[METRICS])
+                    if self.shape.name != "qs":
+                        self.shape.convert(self._pending)  # it follows the deploys skipped
                     self._pending = _empty_pending()
                     if progress is not None:
-                        progress(totals[METRICS] + self.backfill_skipped, total * hosts)
+                        progress(samples_written + self.backfill_skipped, total * hosts)
                     continue
+                samples_written += len(self._pending[METRICS])
                 written, errors = self._flush(store)
                 if errors:
                     raise StoreError(
@@ -559,7 +583,7 @@ class Simulation:
                 for index, count in written.items():
                     totals[index] = totals.get(index, 0) + count
                 if progress is not None:
-                    progress(totals[METRICS] + self.backfill_skipped, total * hosts)
+                    progress(samples_written + self.backfill_skipped, total * hosts)
             store.refresh()
             return totals
 
@@ -612,12 +636,12 @@ class Simulation:
                 until=self._cursor or now,
                 errors=errors,
                 failure=failure,
-                pending=sum(len(documents) for documents in self._pending.values()),
+                pending=sum(len(d) for d in [*self._pending.values(), *self._outbox.values()]),
                 dropped=self.dropped,
             )
 
     def _bound_pending(self) -> None:
-        for documents in self._pending.values():
+        for documents in [*self._pending.values(), *self._outbox.values()]:
             excess = len(documents) - MAX_PENDING_PER_INDEX
             if excess > 0:
                 del documents[:excess]

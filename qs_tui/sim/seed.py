@@ -53,6 +53,7 @@ def seed(
     history: timedelta | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    shape: str = "qs",
 ) -> dict[str, int]:
     """Install the index templates and write `history` of telemetry ending at the scenario start.
 
@@ -68,17 +69,21 @@ def seed(
         progress: called after each batch with (metric documents done so far, skipped ones
             included, metric documents in total).
         batch_size: metric documents per bulk request.
+        shape: whose documents to write: `qs`, `ecs` or `otel` (`qs_tui.sim.shapes`).
 
     Returns:
         Documents written per index.
     """
     store.ensure_templates()
-    simulation = Simulation.from_scenario(scenario, clock=FrozenClock(scenario.start_time))
+    simulation = Simulation.from_scenario(
+        scenario, clock=FrozenClock(scenario.start_time), shape=shape
+    )
     span = scenario.history_span if history is None else history
     marker: dict[str, Any] = {
         "@timestamp": iso_instant(scenario.start_time),
         "scenario": scenario.name,
         "history": format_duration(span),
+        "shape": shape,
     }
     store.index(SEED_INDEX, marker | {"state": "started"}, doc_id=_MARKER_ID)
     counts = simulation.backfill(store, span, batch_size=batch_size, progress=progress)

@@ -169,10 +169,159 @@ INDICES: tuple[IndexSpec, ...] = (
 
 BY_NAME: dict[str, IndexSpec] = {spec.name: spec for spec in INDICES}
 
+# ---- The simulator's ECS and OpenTelemetry shapes (`qs_tui.sim.shapes`) -------------------
+#
+# Data streams named as Elastic Agent, APM and the OpenTelemetry Elasticsearch exporter name
+# theirs (`<type>-<dataset>-<namespace>`), in the namespace `qssim` so that simulated data is
+# never mixed with a real estate's `default` namespace. These specs only type the embedded
+# store's tables: on a real cluster Elasticsearch's own templates (`metrics-*-*`,
+# `logs-*-*`, `traces-apm*` from the APM integration, the 9.x `*-*.otel-*` templates) create
+# and type these data streams exactly as they do for real telemetry, so nothing of ours is
+# installed there and nothing shadows them.
+
+#: The namespace of every simulated ECS/OTel data stream.
+SIM_NAMESPACE = "qssim"
+ECS_CPU = f"metrics-system.cpu-{SIM_NAMESPACE}"
+ECS_MEMORY = f"metrics-system.memory-{SIM_NAMESPACE}"
+ECS_FILESYSTEM = f"metrics-system.filesystem-{SIM_NAMESPACE}"
+ECS_TRACES = f"traces-apm-{SIM_NAMESPACE}"
+ECS_LOGS = f"logs-generic-{SIM_NAMESPACE}"
+OTEL_HOSTMETRICS = f"metrics-hostmetricsreceiver.otel-{SIM_NAMESPACE}"
+OTEL_TRACES = f"traces-generic.otel-{SIM_NAMESPACE}"
+OTEL_LOGS = f"logs-generic.otel-{SIM_NAMESPACE}"
+
+# The System integration maps its `*.pct` fields as scaled_float with Fleet's default
+# scaling factor of 1000 (https://www.elastic.co/guide/en/beats/metricbeat/current/
+# exported-fields-system.html lists them as scaled_float).
+_PCT: dict[str, Any] = {"type": "scaled_float", "scaling_factor": 1000}
+_ECS_COMMON: dict[str, Any] = {
+    "@timestamp": _DATE,
+    "service.name": _KEYWORD,
+    "cloud.region": _KEYWORD,
+    "host.name": _KEYWORD,
+    "event.dataset": _KEYWORD,
+    "data_stream.type": _KEYWORD,
+    "data_stream.dataset": _KEYWORD,
+    "data_stream.namespace": _KEYWORD,
+}
+# otel@mappings: resource and scope attributes are passthrough objects whose strings map to
+# keyword; `metrics.*` doubles are gauge_double (double), `duration` is long (ns).
+_OTEL_COMMON: dict[str, Any] = {
+    "@timestamp": _DATE,
+    "resource.attributes.service.name": _KEYWORD,
+    "resource.attributes.service.version": _KEYWORD,
+    "resource.attributes.cloud.region": _KEYWORD,
+    "resource.attributes.host.name": _KEYWORD,
+    "scope.name": _KEYWORD,
+    "data_stream.type": _KEYWORD,
+    "data_stream.dataset": _KEYWORD,
+    "data_stream.namespace": _KEYWORD,
+}
+
+
+def _sim_stream(name: str, description: str, properties: dict[str, Any]) -> IndexSpec:
+    return IndexSpec(
+        name=name,
+        template=f"qs-sim-{name}",
+        data_stream=True,
+        properties=properties,
+        description=description,
+    )
+
+
+SHAPE_INDICES: tuple[IndexSpec, ...] = (
+    _sim_stream(
+        ECS_CPU,
+        "simulated System integration cpu metricset",
+        {**_ECS_COMMON, "metricset.name": _KEYWORD, "system.cpu.total.norm.pct": _PCT},
+    ),
+    _sim_stream(
+        ECS_MEMORY,
+        "simulated System integration memory metricset",
+        {**_ECS_COMMON, "metricset.name": _KEYWORD, "system.memory.actual.used.pct": _PCT},
+    ),
+    _sim_stream(
+        ECS_FILESYSTEM,
+        "simulated System integration filesystem metricset",
+        {
+            **_ECS_COMMON,
+            "metricset.name": _KEYWORD,
+            "system.filesystem.mount_point": _KEYWORD,
+            "system.filesystem.used.pct": _PCT,
+        },
+    ),
+    _sim_stream(
+        ECS_TRACES,
+        "simulated APM transactions",
+        {
+            **_ECS_COMMON,
+            "service.version": _KEYWORD,
+            "processor.event": _KEYWORD,
+            "transaction.type": _KEYWORD,
+            "transaction.name": _KEYWORD,
+            "transaction.duration.us": _LONG,
+            # 1 / sample rate: fractional, so a floating type.
+            "transaction.representative_count": _DOUBLE,
+            "event.outcome": _KEYWORD,
+        },
+    ),
+    _sim_stream(
+        ECS_LOGS,
+        "simulated application logs in ECS",
+        {
+            **_ECS_COMMON,
+            "log.level": _KEYWORD,
+            "message": {"type": "match_only_text"},
+            "error.code": _KEYWORD,
+            "trace.id": _KEYWORD,
+        },
+    ),
+    _sim_stream(
+        OTEL_HOSTMETRICS,
+        "simulated OpenTelemetry host metrics receiver",
+        {
+            **_OTEL_COMMON,
+            "attributes.state": _KEYWORD,
+            "attributes.mountpoint": _KEYWORD,
+            "unit": _KEYWORD,
+            "metrics.system.cpu.utilization": _DOUBLE,
+            "metrics.system.memory.utilization": _DOUBLE,
+            "metrics.system.filesystem.utilization": _DOUBLE,
+        },
+    ),
+    _sim_stream(
+        OTEL_TRACES,
+        "simulated OpenTelemetry HTTP server spans",
+        {
+            **_OTEL_COMMON,
+            "trace_id": _KEYWORD,
+            "span_id": _KEYWORD,
+            "name": _KEYWORD,
+            "kind": _KEYWORD,
+            "duration": _LONG,
+            "status.code": _KEYWORD,
+            "attributes.http.response.status_code": _LONG,
+            "attributes.transaction.representative_count": _DOUBLE,
+        },
+    ),
+    _sim_stream(
+        OTEL_LOGS,
+        "simulated OpenTelemetry logs",
+        {
+            **_OTEL_COMMON,
+            "severity_text": _KEYWORD,
+            "body.text": {"type": "match_only_text"},
+            "attributes.error.type": _KEYWORD,
+            "trace_id": _KEYWORD,
+        },
+    ),
+)
+
 
 def spec_for(index: str) -> IndexSpec | None:
-    """The spec whose template would apply to `index` (`qs-metrics`, `qs-metrics-2026.11`)."""
-    for spec in INDICES:
+    """The spec whose template would apply to `index` (`qs-metrics`, `qs-metrics-2026.11`),
+    the simulator's ECS/OTel data streams included."""
+    for spec in INDICES + SHAPE_INDICES:
         if index == spec.name or index.startswith(f"{spec.name}-"):
             return spec
     return None

@@ -23,9 +23,10 @@ from textual.worker import Worker, WorkerState
 from qs_tui.agents.base import PipelineSettings
 from qs_tui.agents.events import ApprovalRequested, Event
 from qs_tui.agents.pipeline import Pipeline
-from qs_tui.clock import AcceleratedClock, Clock, ManualClock
+from qs_tui.clock import AcceleratedClock, Clock, ManualClock, SystemClock
 from qs_tui.config import Settings
 from qs_tui.models import AgentName, ApprovalDecision, Incident
+from qs_tui.session import SourceKind
 from qs_tui.sim.faults import FaultSpec
 from qs_tui.sim.scenario import Scenario
 from qs_tui.store.base import Store
@@ -151,7 +152,7 @@ class WarRoomApp(App[int]):
         self.query_one("#timeline-box").border_title = "Incident timeline"
         self.services.border_subtitle = "writing history…"
         self.status.show(
-            scenario=self.plan.scenario.name,
+            scenario=self.plan.scenario.name if self.plan.scenario else "live",
             store="embedded (memory)" if self.plan.store is None else "connecting…",
             now=self.plan.clock.now(),
             speed=self.speed,
@@ -292,7 +293,7 @@ class WarRoomApp(App[int]):
         """Rows for the estate; the store's health in the status bar."""
         runtime = self.runtime
         assert runtime is not None
-        topology = runtime.simulation.topology
+        topology = runtime.topology
         await self.services.set_services(
             ((service, region) for service in topology.services for region in topology.regions),
             history=runtime.recent,
@@ -470,11 +471,15 @@ class WarRoomApp(App[int]):
             return
         from qs_tui.ui.screens.inject import InjectFaultScreen
 
-        topology = self.runtime.simulation.topology
+        if self.runtime.simulation is None:
+            # A live estate is the team's production: nothing here may break it on purpose.
+            self.notify("faults are injected into the simulation only (--source simulated)")
+            return
+        topology = self.runtime.topology
         self.push_screen(InjectFaultScreen(topology), callback=self._inject)
 
     def _inject(self, spec: FaultSpec | None) -> None:
-        if spec is None or self.runtime is None:
+        if spec is None or self.runtime is None or self.runtime.simulation is None:
             return
         try:
             self.runtime.simulation.inject(spec)
@@ -490,7 +495,7 @@ class WarRoomApp(App[int]):
             return
         from qs_tui.ui.screens.timetravel import TimeTravelScreen
 
-        topology = self.runtime.simulation.topology
+        topology = self.runtime.topology
         onsets = [(i.id, i.anomaly.onset_at) for i in self.incidents.values()]
         services = [(s, r) for s in topology.services for r in topology.regions]
         self.push_screen(
@@ -575,7 +580,7 @@ def _describe(error: BaseException) -> str:
 def make_app(
     *,
     store: Store | None = None,
-    scenario: str | Scenario = "healthy",
+    scenario: str | Scenario | None = "healthy",
     clock: Clock | None = None,
     seed: int | None = None,
     speed: float | None = None,
@@ -585,6 +590,7 @@ def make_app(
     history: timedelta | None = None,
     approval_monotonic: Callable[[], float] | None = None,
     start: datetime | None = None,
+    source: SourceKind = "simulated",
 ) -> WarRoomApp:
     """Build the war room (for `qs-tui` and for tests).
 
@@ -601,6 +607,8 @@ def make_app(
         history: how much history to write first (a timedelta; default 40 min).
         approval_monotonic: wall clock for approval deadlines (tests).
         start: overrides the scenario's start instant.
+        source: `simulated` (the scenario plays) or `live` (no scenario: pass None, a
+            store holding telemetry and a wall clock).
 
     Raises:
         ScenarioError: for an unknown or invalid scenario.
@@ -609,17 +617,25 @@ def make_app(
     from qs_tui.sim.scenario import load_scenario
     from qs_tui.ui.runner import DEFAULT_HISTORY
 
-    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    updates: dict[str, Any] = {}
-    if seed is not None:
-        updates["seed"] = seed
-    if start is not None:
-        updates["start"] = start
-    if updates:
-        loaded = loaded.model_copy(update=updates)
+    loaded: Scenario | None = None
+    if source == "simulated":
+        loaded = (
+            scenario
+            if isinstance(scenario, Scenario)
+            else load_scenario(scenario if scenario is not None else "healthy")
+        )
+        updates: dict[str, Any] = {}
+        if seed is not None:
+            updates["seed"] = seed
+        if start is not None:
+            updates["start"] = start
+        if updates:
+            loaded = loaded.model_copy(update=updates)
     chosen_speed = speed if speed is not None else DEFAULT_SPEED
     if clock is None:
-        if live:
+        if loaded is None:
+            clock = SystemClock()
+        elif live:
             clock = AcceleratedClock(loaded.start_time, speed=chosen_speed)
         else:
             clock = ManualClock(loaded.start_time)
@@ -636,6 +652,8 @@ def make_app(
         history=history if history is not None else DEFAULT_HISTORY,
         notifier=notifier,
         approval_monotonic=approval_monotonic,
+        source=source,
+        settings=settings,
         profile=load_profile(settings.profile) if settings is not None else None,
     )
     return WarRoomApp(plan, live=live, speed=chosen_speed)

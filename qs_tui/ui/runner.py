@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from qs_tui.agents.base import AgentContext, PipelineSettings
+from qs_tui.agents.base import PipelineSettings
 from qs_tui.agents.events import EventSink
-from qs_tui.agents.pipeline import Crew, Pipeline, default_crew
+from qs_tui.agents.pipeline import Pipeline
 from qs_tui.clock import AcceleratedClock, Clock, iso_instant
 from qs_tui.config import Settings
 from qs_tui.profiles import Profile, query_text
-from qs_tui.queries import bind_params
-from qs_tui.remediation import SimulatedExecutor
+from qs_tui.session import (
+    LIVE_NEEDS_DATA,
+    Session,
+    SessionError,
+    SessionPlan,
+    SourceKind,
+    build_session,
+    choose_source,
+    open_session_store,
+)
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import Scenario
 from qs_tui.store.base import Health, Store
+from qs_tui.topology import Topology
 
 #: History written before the live part: enough for the detectors' baseline and window
 #: (30 + 10 min by default) while keeping startup short.
@@ -54,25 +62,47 @@ class RuntimePlan:
     """What to build for one war-room session (cheap to make; nothing runs yet).
 
     Attributes:
-        scenario: the scenario the simulator plays.
-        clock: simulated time (AcceleratedClock live, ManualClock in tests).
-        store: where telemetry goes; None makes an in-memory embedded store.
+        scenario: the scenario the simulator plays (None on a live source).
+        clock: the session's time (AcceleratedClock simulated, the wall clock live,
+            ManualClock in tests).
+        store: where telemetry is; None makes an in-memory embedded store.
         pipeline_settings: the pipeline's knobs.
         history: how much history to write before the live part (at most the scenario's).
         notifier: the Diplomat's Slack notifier (None: no notifications).
         approval_monotonic: the Diplomat's wall clock for approval deadlines (tests pass a
             hand-driven one so a timeout needs no waiting).
+        source: `simulated` or `live` (see `qs_tui.session.choose_source`).
+        settings: the app settings (the live executor's remediation choice).
         profile: the schema profile the queries are rendered through (None: `qs`).
     """
 
-    scenario: Scenario
+    scenario: Scenario | None
     clock: Clock
     store: Store | None = None
     pipeline_settings: PipelineSettings | None = None
     history: timedelta = DEFAULT_HISTORY
     notifier: Any = None
     approval_monotonic: Callable[[], float] | None = None
+    source: SourceKind = "simulated"
+    settings: Settings | None = None
     profile: Profile | None = None
+
+    def session_plan(self) -> SessionPlan:
+        """The session this war room runs on: the history it writes is capped and written
+        only once into a store that persists."""
+        return SessionPlan(
+            source=self.source,
+            scenario=self.scenario,
+            settings=self.settings,
+            store=self.store,
+            clock=self.clock,
+            pipeline_settings=self.pipeline_settings,
+            history=self.history,
+            reuse_history=True,
+            notifier=self.notifier,
+            approval_monotonic=self.approval_monotonic,
+            profile=self.profile,
+        )
 
 
 @dataclass
@@ -81,118 +111,94 @@ class Runtime:
 
     Attributes:
         plan: what it was built from.
-        store: the store it writes to.
-        simulation: the simulated production.
+        session: the session (store, source, clock, executor, notifier).
         pipeline: the six agents' pipeline.
         health: what the store reported after the history was written.
-        history_s: simulated seconds of history written.
-        setup_s: wall seconds the setup took.
         recent: per-minute samples of the last half hour (the sparklines' start).
     """
 
     plan: RuntimePlan
-    store: Store
-    simulation: Simulation
+    session: Session
     pipeline: Pipeline
     health: Health
-    history_s: float
-    setup_s: float
     recent: SeriesHistory = field(default_factory=dict)
     _closed: bool = field(default=False, repr=False)
 
     @property
+    def store(self) -> Store:
+        """The store the session reads (and, simulated, writes)."""
+        return self.session.store
+
+    @property
+    def simulation(self) -> Simulation | None:
+        """The simulated production (None on a live source)."""
+        return self.session.simulation
+
+    @property
+    def topology(self) -> Topology:
+        """The estate the war room shows."""
+        return self.session.topology
+
+    @property
+    def history_s(self) -> float:
+        """Simulated seconds of history written."""
+        return self.session.history_s
+
+    @property
+    def setup_s(self) -> float:
+        """Wall seconds the setup took."""
+        return self.session.setup_s
+
+    @property
     def clock(self) -> Clock:
-        """The session's simulated clock."""
-        return self.plan.clock
+        """The session's clock."""
+        return self.session.clock
 
     @property
     def interval_s(self) -> float:
-        """Simulated seconds between metric samples."""
-        return float(self.simulation.interval_s)
+        """Seconds between metric samples."""
+        return self.session.interval_s
 
     def tick_wall_s(self) -> float:
         """Wall seconds between ticks: one sample interval at the clock's current speed."""
-        clock = self.plan.clock
+        clock = self.session.clock
+        if self.session.source_kind == "live":
+            # The wall clock: a tick per live read, capped so answers are picked up promptly.
+            return MAX_TICK_WALL_S
         speed = clock.speed if isinstance(clock, AcceleratedClock) else DEFAULT_SPEED
         return min(MAX_TICK_WALL_S, self.interval_s / speed)
 
     def close(self) -> None:
-        """Close the store and the notifier (idempotent)."""
+        """Close the notifier and the store (idempotent)."""
         if self._closed:
             return
         self._closed = True
         notifier = self.plan.notifier
         if notifier is not None:
             notifier.close()
-        self.store.close()
+        self.session.close()
 
 
 def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
-    """Write the history and build simulation and pipeline; runs in the worker thread.
+    """Build the session (writing the history) and the pipeline; runs in the worker thread.
 
     Raises:
+        SessionError: the plan combines choices that make no sense.
         StoreError: when the store cannot take the templates or the history.
     """
-    started = time.monotonic()
-    scenario = plan.scenario
-    clock = plan.clock
-    store = plan.store
-    if store is None:
-        from qs_tui.store.embedded import EmbeddedStore
-
-        store = EmbeddedStore(now=clock.now)
-    store.ensure_templates()
-    simulation = Simulation.from_scenario(scenario, clock=clock)
-    history = min(plan.history, scenario.history_span)
-    accelerated = clock if isinstance(clock, AcceleratedClock) else None
-    was_paused = accelerated is not None and accelerated.paused
-    if accelerated is not None:
-        accelerated.pause()  # the history is written "as of" the start, however long it takes
-    if _holds_history(store, end=clock.now(), span=history, profile=plan.profile):
-        history = timedelta(0)  # a persisted store already has this scenario's past
-    else:
-        simulation.backfill(store, history)
-    store.refresh()
-    if accelerated is not None and not was_paused:
-        accelerated.resume()
-    pipeline = Pipeline(
-        store=store,
-        source=simulation,
-        clock=clock,
-        sink=sink,
-        topology=simulation.topology,
-        settings=plan.pipeline_settings,
-        notifier=plan.notifier,
-        crew=_crew_factory(plan, simulation),
-        profile=plan.profile,
-    )
-    health = store.health()
+    session = build_session(plan.session_plan())
+    pipeline = session.pipeline(sink)
+    clock = session.clock
+    span = min(timedelta(seconds=session.history_s), SPARK_HISTORY)
+    if session.source_kind == "live":
+        span = SPARK_HISTORY  # the team's own history is there to draw from
     return Runtime(
         plan=plan,
-        store=store,
-        simulation=simulation,
+        session=session,
         pipeline=pipeline,
-        health=health,
-        history_s=history.total_seconds(),
-        setup_s=time.monotonic() - started,
-        recent=recent_history(
-            store, end=clock.now(), span=min(history, SPARK_HISTORY), profile=plan.profile
-        ),
+        health=session.store.health(),
+        recent=recent_history(session.store, end=clock.now(), span=span, profile=plan.profile),
     )
-
-
-def _holds_history(
-    store: Store, *, end: datetime, span: timedelta, profile: Profile | None = None
-) -> bool:
-    """Whether the store already holds metrics for `span` before `end` (a persisted store
-    that played this scenario before), so its history is not written twice."""
-    if span <= timedelta(0):
-        return False
-    result = store.esql(
-        query_text("metrics_span", profile),
-        params=bind_params({"start": end - span, "end": end}),
-    )
-    return bool(result.values) and bool(result.values[0][2])
 
 
 def recent_history(
@@ -242,20 +248,6 @@ def _unreachable(store: Store) -> str | None:
     return str(health.detail.get("error") or f"cannot reach {health.name}")
 
 
-def _crew_factory(plan: RuntimePlan, simulation: Simulation) -> Callable[[AgentContext], Crew]:
-    def build(context: AgentContext) -> Crew:
-        crew = default_crew(context, executor=SimulatedExecutor(simulation), notifier=plan.notifier)
-        if plan.approval_monotonic is not None:
-            from qs_tui.agents.diplomat import Diplomat
-
-            crew.diplomat = Diplomat(
-                context, notifier=plan.notifier, monotonic=plan.approval_monotonic
-            )
-        return crew
-
-    return build
-
-
 def run_tui(
     settings: Settings,
     *,
@@ -263,38 +255,44 @@ def run_tui(
     speed: float | None,
     data_dir: Path | None,
     err: TextIO | None = None,
+    source: str | None = None,
 ) -> int:
     """`qs-tui` (and `qs-tui run` without `--headless`): open the war room.
 
     Args:
-        settings: the loaded settings (store choice, Slack webhook, QS_SCENARIO, QS_SPEED).
-        scenario: a scenario name or TOML file (default: QS_SCENARIO).
+        settings: the loaded settings (store choice, Slack webhook, QS_SCENARIO, QS_SPEED,
+            QS_SOURCE).
+        scenario: a scenario name or TOML file given on the command line (default:
+            QS_SCENARIO on a simulated source; refused on a live one).
         speed: simulated seconds per wall second (default: QS_SPEED when set, else 10).
         data_dir: where the embedded store persists (default: QS_DATA_DIR, else memory).
         err: where startup errors go (default: stderr).
+        source: `--source` (default: QS_SOURCE, else live with a cluster, else simulated).
 
     Returns:
         0 after a normal quit, 1 when the scenario, settings or store could not be used.
     """
+    from qs_tui.clock import SystemClock
     from qs_tui.sim.scenario import ScenarioError, load_scenario
     from qs_tui.store.base import StoreError
     from qs_tui.ui.app import make_app
 
     errors = err or sys.stderr
     try:
-        loaded = load_scenario(scenario or settings.scenario)
-    except ScenarioError as error:
+        kind = choose_source(settings, source, scenario_named=scenario is not None)
+        loaded = None
+        if kind == "simulated":
+            loaded = load_scenario(scenario or settings.scenario)
+        elif scenario is not None:
+            raise SessionError(
+                f"--scenario {scenario}: --source live reads the telemetry already in the "
+                "store and plays no scenario; drop --scenario, or use --source simulated"
+            )
+        store = open_session_store(settings, data_dir=data_dir)
+    except (ScenarioError, SessionError, StoreError) as error:
         errors.write(f"error: {error}\n")
         return EXIT_ERROR
-    store: Store | None = None
-    if settings.store_kind == "elastic" or data_dir is not None or settings.data_dir is not None:
-        from qs_tui.store.factory import open_store
-
-        try:
-            store = open_store(settings, data_dir=data_dir)
-        except StoreError as error:
-            errors.write(f"error: {error}\n")
-            return EXIT_ERROR
+    if store is not None:
         unreachable = _unreachable(store)
         if unreachable is not None:
             # Fail as the CLI commands do, before the screen opens: empty panes behind a
@@ -302,11 +300,22 @@ def run_tui(
             store.close()
             errors.write(f"error: {unreachable}\n")
             return EXIT_ERROR
+    elif kind == "live":
+        errors.write(f"error: {LIVE_NEEDS_DATA}\n")
+        return EXIT_ERROR
     chosen_speed = speed
     if chosen_speed is None:
         chosen_speed = settings.speed if "speed" in settings.model_fields_set else DEFAULT_SPEED
     seed = settings.seed if "seed" in settings.model_fields_set else None
-    app = make_app(store=store, scenario=loaded, speed=chosen_speed, seed=seed, settings=settings)
+    app = make_app(
+        store=store,
+        scenario=loaded,
+        speed=chosen_speed,
+        seed=seed,
+        settings=settings,
+        source=kind,
+        clock=SystemClock() if kind == "live" else None,
+    )
     app.run()
     for incident in app.left_behind:
         # The screen is gone: say in the terminal what leaving did to what waited.

@@ -480,7 +480,7 @@ class FakeElasticsearch:
         if path == "/_query" and method == "POST":
             return self._query(request.body or {})
         if len(segments) == 1 and method == "PUT" and not segments[0].startswith("_"):
-            return self._create(segments[0])
+            return self._create(segments[0], (request.body or {}).get("mappings"))
         if len(segments) >= 2 and segments[1] in ("_doc", "_create") and method in ("PUT", "POST"):
             doc_id = segments[2] if len(segments) > 2 else None
             create = segments[1] == "_create" or request.query.get("op_type") == "create"
@@ -515,7 +515,9 @@ class FakeElasticsearch:
                 return 404, body, []
         return 200, {"index_templates": templates}, []
 
-    def _create(self, name: str) -> tuple[int, Any, list[tuple[str, str]]]:
+    def _create(
+        self, name: str, mappings: dict[str, Any] | None = None
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
         if name in self.indices:
             body = load_fixture("error_resource_already_exists.json")
             reason = f"index [{name}/Yq6Ih3MZRxaX1rH0YkT3nA] already exists"
@@ -530,6 +532,9 @@ class FakeElasticsearch:
             spec = spec_for(name)
             if spec is not None and name not in self._engine.indices():
                 self._engine.create_index(name, spec.mapping(), data_stream=spec.data_stream)
+            elif mappings is not None and name not in self._engine.indices():
+                # `PUT /<index>` with a `mappings` body, as for data shaped by someone else.
+                self._engine.create_index(name, mappings)
         return 200, load_fixture("create_index.json") | {"index": name}, []
 
     def _new_id(self) -> str:
