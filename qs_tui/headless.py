@@ -35,6 +35,7 @@ from qs_tui.clock import AcceleratedClock, ManualClock, iso_instant
 from qs_tui.config import Settings
 from qs_tui.models import ActionKind, Incident
 from qs_tui.notify import Notifier, SlackNotifier
+from qs_tui.profiles import Profile
 from qs_tui.session import (
     LIVE_NEEDS_DATA,
     Session,
@@ -131,6 +132,7 @@ def play_scenario(
     human_turn: Callable[[], object] | None = None,
     progress: Callable[[int, int], None] | None = None,
     settings: Settings | None = None,
+    profile: Profile | None = None,
 ) -> ScenarioRun:
     """Backfill the scenario's history, then run the pipeline over its duration.
 
@@ -151,6 +153,8 @@ def play_scenario(
             however long a person takes, the incident waits for them.
         progress: called during the backfill with (metric samples done, in total).
         settings: the app settings the session is built with (None: defaults).
+        profile: the schema profile whose shape the simulator writes and the queries read
+            through (None: `qs`).
     """
     started = time.monotonic()
     session = build_session(
@@ -163,6 +167,7 @@ def play_scenario(
             pipeline_settings=pipeline_settings,
             notifier=notifier,
             progress=progress,
+            profile=profile,
         )
     )
     clock = session.clock
