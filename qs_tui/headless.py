@@ -153,7 +153,8 @@ def play_scenario(
             however long a person takes, the incident waits for them.
         progress: called during the backfill with (metric samples done, in total).
         settings: the app settings the session is built with (None: defaults).
-        profile: the schema profile the agents' queries are rendered through (None: `qs`).
+        profile: the schema profile whose shape the simulator writes and the queries read
+            through (None: `qs`).
     """
     started = time.monotonic()
     session = build_session(

@@ -288,7 +288,9 @@ def _build_simulated(plan: SessionPlan) -> Session:
 
         store = EmbeddedStore(now=clock.now)
     store.ensure_templates()
-    simulation = Simulation.from_scenario(scenario, clock=clock)
+    simulation = Simulation.from_scenario(
+        scenario, clock=clock, shape=simulated_shape(plan.profile)
+    )
     history = scenario.history_span
     if plan.history is not None:
         history = min(plan.history, history)
@@ -319,6 +321,16 @@ def _build_simulated(plan: SessionPlan) -> Session:
         history_s=history.total_seconds(),
         setup_s=time.monotonic() - started,
     )
+
+
+def simulated_shape(profile: Profile | None) -> str:
+    """The shape the simulator writes so that `profile` reads it back: a built-in profile's
+    own (`qs`, `ecs`, `otel`), else `qs` (a custom profile has no simulated shape)."""
+    from qs_tui.sim.shapes import SHAPES
+
+    if profile is not None and profile.path is None and profile.name in SHAPES:
+        return profile.name
+    return "qs"
 
 
 def holds_history(
@@ -445,4 +457,5 @@ __all__ = [
     "choose_source",
     "holds_history",
     "open_session_store",
+    "simulated_shape",
 ]

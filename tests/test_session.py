@@ -268,6 +268,18 @@ def test_war_room_headless_and_bench_get_the_same_kind_of_session(leak_file: Pat
     headless.store.close()
 
 
+def test_a_built_in_profile_makes_the_simulator_write_its_shape(leak_file: Path) -> None:
+    from qs_tui.profiles import load_profile
+
+    session = build_session(
+        SessionPlan(scenario=load_scenario(leak_file), profile=load_profile("ecs"))
+    )
+    counts = {index: session.store.count(index) for index in session.store.indices()}
+    session.close()
+    assert counts["metrics-system.memory-qssim"] > 0  # Elastic Agent's System integration
+    assert counts["qs-metrics"] == 0
+
+
 # -- watching on the wall clock ---------------------------------------------------------------
 
 
