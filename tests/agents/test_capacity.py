@@ -12,6 +12,14 @@ from qs_tui.agents.base import AgentContext
 from qs_tui.agents.events import ApprovalRequested, Event
 from qs_tui.agents.pipeline import Pipeline, default_crew
 from qs_tui.agents.tactician import RegionCapacity, Tactician, forecast_load
+from qs_tui.bench.scoring import (
+    EXIT_OK,
+    EXIT_UNRESOLVED,
+    caused_by_own_actions,
+    exit_status,
+    false_incidents,
+    match_expected,
+)
 from qs_tui.models import ActionKind, AnomalyKind, IncidentState
 from qs_tui.remediation.simulated import SimulatedExecutor
 
@@ -123,6 +131,12 @@ def test_at_the_peak_failover_is_paired_with_a_scale_out_and_causes_nothing(
         "pre-check api-gateway/eu-north-1",
     ]
     assert not first.consequence_ids
+    matches = match_expected(world.scenario, incidents, world.topology)
+    assert caused_by_own_actions(incidents) == []
+    assert exit_status(incidents, matches) == (
+        EXIT_OK,
+        "every incident resolved or correctly left alone",
+    )
 
 
 def test_an_incident_our_failover_causes_is_linked_to_it(scenario_world: Any) -> None:
@@ -145,3 +159,12 @@ def test_an_incident_our_failover_causes_is_linked_to_it(scenario_world: Any) ->
     assert consequence.id in first.consequence_ids
     assert first.verification is not None
     assert f"but the action caused {consequence.id}" in first.verification.summary
+    # Scored as a failure of its own, not as a new, independent (false) incident.
+    everything = pipeline.incidents()
+    matches = match_expected(world.scenario, everything, world.topology)
+    assert [i.id for i in caused_by_own_actions(everything)] == [consequence.id]
+    assert consequence.id not in [i.id for i in false_incidents(everything, matches)]
+    status, why = exit_status(everything, matches)
+    assert status == EXIT_UNRESOLVED
+    assert why.startswith(f"incidents caused by our own actions: {consequence.id} ")
+    assert "caused by INC-0001's failover" in why
