@@ -168,3 +168,23 @@ def test_an_incident_our_failover_causes_is_linked_to_it(scenario_world: Any) ->
     assert status == EXIT_UNRESOLVED
     assert why.startswith(f"incidents caused by our own actions: {consequence.id} ")
     assert "caused by INC-0001's failover" in why
+
+
+def test_when_no_scale_out_makes_room_a_human_decides_with_the_forecast(
+    scenario_world: Any,
+) -> None:
+    # A 30% ceiling: eu-central-1 at ~47% cannot take eu-north-1's traffic even with four
+    # more hosts, so no auto-approval may carry the failover out.
+    world = scenario_world("failover-no-headroom", history="35m")
+    events: list[Event] = []
+    pipeline = _pipeline(world, events, ceiling=30.0)
+    pipeline.run_until(world.now + timedelta(minutes=3), step_s=30)
+    plan = pipeline.incidents()[0].plan
+    assert plan is not None
+    assert plan.chosen.action is ActionKind.FAILOVER
+    [forecast] = plan.chosen.forecast
+    assert forecast.added_hosts == 4 and not forecast.within_capacity
+    assert plan.requires_approval
+    assert "would overload the estate even after scaling out" in plan.approval_reason
+    assert f"eu-central-1 goes from {forecast.cpu_before:.0f}% to" in plan.approval_reason
+    assert "over capacity" in plan.chosen.rationale
