@@ -126,10 +126,15 @@ def test_at_the_peak_failover_is_paired_with_a_scale_out_and_causes_nothing(
     assert forecast.within_capacity and forecast.added_hosts == 1
     assert len(world.simulation.group("api-gateway", "eu-central-1").hosts) == 3
     assert first.execution is not None
-    assert [s.name for s in first.execution.steps if s.status.value == "ok"][:2] == [
+    assert [s.name for s in first.execution.steps if s.status.value == "ok"] == [
         "pre-check api-gateway/eu-central-1",
         "pre-check api-gateway/eu-north-1",
+        "scale_out api-gateway/eu-central-1",
+        "verify api-gateway/eu-central-1",
+        "failover api-gateway/eu-north-1",
+        "verify api-gateway/eu-north-1",
     ]
+    assert first.execution.summary.endswith("after scale_out api-gateway/eu-central-1")
     assert not first.consequence_ids
     matches = match_expected(world.scenario, incidents, world.topology)
     assert caused_by_own_actions(incidents) == []
