@@ -211,6 +211,10 @@ class Settings(BaseModel):
     seed: int = Field(default=7, alias="QS_SEED")
     """Seed for the simulator's randomness, so runs are reproducible."""
 
+    remediation: Path | None = Field(default=None, alias="QS_REMEDIATION")
+    """`remediation.toml`: which executor acts on each service (see the README). Unset reads
+    `./remediation.toml` when it exists; with no file every service is advisory."""
+
     debug: bool = Field(default=False, alias="QS_DEBUG")
     """Print the traceback of an unexpected error (for a bug report) instead of one line."""
 

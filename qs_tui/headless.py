@@ -388,7 +388,10 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
         "action": plan.chosen.action.value if plan else None,
         "approval": approval.decision.value if approval else None,
         "approved_by": approval.by if approval else None,
-        "executed": bool(incident.execution and not incident.execution.dry_run),
+        "executed": bool(
+            incident.execution and not incident.execution.dry_run and not incident.execution.advised
+        ),
+        "advice": list(incident.execution.advice) if incident.execution else [],
         "mttr_s": verification.mttr_s if verification else None,
         "closed_at": _iso(incident.closed_at),
         "outcome": incident.history[-1].reason if incident.history else "",
@@ -433,6 +436,8 @@ def write_incidents(incidents: Sequence[Incident], out: TextIO) -> None:
             elif chosen.action is ActionKind.DO_NOTHING:
                 out.write(" (nothing to approve)")
             out.write("\n")
+        for command in facts["advice"]:
+            out.write(f"  advice      {command}  (not carried out: advisory)\n")
         mttr = facts["mttr_s"]
         out.write(
             f"  outcome     {facts['outcome']}"

@@ -306,6 +306,8 @@ class StepStatus(StrEnum):
     ROLLED_BACK = "rolled_back"
     SKIPPED = "skipped"
     DRY_RUN = "dry_run"
+    ADVISED = "advised"
+    """Not carried out: the executor is advisory and said what a human would run."""
 
 
 class ExecutionStep(_Model):
@@ -331,6 +333,14 @@ class ExecutionReport(_Model):
     started_at: datetime
     finished_at: datetime
     summary: str
+    advice: list[str] = Field(default_factory=list)
+    """What a human would run, when an advisory executor carried nothing out (one entry per
+    target); non-empty means the report is advice, not a failure."""
+
+    @property
+    def advised(self) -> bool:
+        """Whether nothing was carried out because the target is advisory."""
+        return bool(self.advice)
 
 
 class Verification(_Model):

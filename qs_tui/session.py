@@ -242,7 +242,7 @@ def check_plan(plan: SessionPlan) -> None:
         if plan.scenario is not None:
             raise SessionError(
                 "--source live reads the telemetry already in the store and plays no "
-                "scenario: drop --scenario (and QS_SCENARIO), or use --source simulated"
+                "scenario: drop --scenario, or use --source simulated"
             )
         if plan.store is None:
             raise SessionError(LIVE_NEEDS_DATA)

@@ -7,17 +7,19 @@ import io
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from qs_tui.agents.events import Event
-from qs_tui.cli import build_parser, main, parse_args
-from qs_tui.clock import ManualClock
+from qs_tui.cli import SOURCE_CHOICES, build_parser, main, parse_args
+from qs_tui.clock import ManualClock, SystemClock
 from qs_tui.config import ConfigError, Settings
 from qs_tui.headless import check_options, play_scenario, watch_live
 from qs_tui.remediation import SimulatedExecutor
 from qs_tui.session import (
     LIVE_NEEDS_DATA,
+    SOURCE_KINDS,
     SessionError,
     SessionPlan,
     build_session,
@@ -28,7 +30,10 @@ from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.store.base import StoreError
 from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.ui.app import make_app
 from qs_tui.ui.runner import RuntimePlan, build_runtime
+from qs_tui.ui.screens.inject import InjectFaultScreen
+from qs_tui.ui.widgets import ServicesPane
 from tests.scenario_texts import quick_leak
 
 CLUSTER = "http://127.0.0.1:9"  # never contacted: only whether one is configured matters
@@ -106,6 +111,11 @@ def test_an_unknown_source_flag_is_refused_by_the_builder() -> None:
 )
 def test_source_is_accepted_before_or_after_the_command(argv: list[str]) -> None:
     assert parse_args(build_parser(), argv).source == "live"
+
+
+def test_the_command_line_offers_exactly_the_sources_the_builder_knows() -> None:
+    assert SOURCE_CHOICES == SOURCE_KINDS
+    assert Settings.model_fields["source"].annotation == Literal["auto", *SOURCE_KINDS]
 
 
 def test_source_defaults_to_unset_so_the_settings_decide() -> None:
@@ -334,11 +344,9 @@ def _telemetry_counts(data: Path) -> dict[str, int]:
         store.close()
 
 
-def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_telemetry(
-    tmp_path: Path,
-) -> None:
-    pytest.importorskip("qs_tui.remediation.advisory")  # the live executor is advisory
-    # History that ends at this minute of the wall clock: what a live source watches.
+def seed_until_now(tmp_path: Path) -> Path:
+    """`qs-tui seed` a leak whose history ends at this minute of the wall clock (what a live
+    source watches) into a data directory, and return the directory."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     text = quick_leak("leak-until-now").replace(
         "start = 2026-11-25T14:00:00Z", f"start = {now:%Y-%m-%dT%H:%M:%SZ}"
@@ -348,6 +356,14 @@ def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_teleme
     data = tmp_path / "data"
     status, _, err = run("seed", "--scenario", str(scenario), "--data-dir", str(data))
     assert status == 0, err
+    return data
+
+
+def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_telemetry(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("qs_tui.remediation.advisory")  # the live executor is advisory
+    data = seed_until_now(tmp_path)
     before = _telemetry_counts(data)
     assert before["qs-metrics"] > 0 and before["qs-incidents"] == 0
 
@@ -372,3 +388,35 @@ def test_a_headless_live_run_reads_a_seeded_store_writes_incidents_and_no_teleme
     for index in ("qs-metrics", "qs-logs", "qs-deployments"):
         assert after[index] == before[index], f"the live run wrote to {index}"
     assert after["qs-incidents"] >= 1
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Textual runs on asyncio."""
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_war_room_on_a_live_source_shows_the_found_estate_and_injects_nothing(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("qs_tui.remediation.advisory")  # the live executor is advisory
+    data = seed_until_now(tmp_path)
+    before = _telemetry_counts(data)
+    app = make_app(store=EmbeddedStore(data_dir=data), scenario=None, source="live", live=False)
+
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.wait_ready()
+        runtime = app.runtime
+        assert runtime is not None and runtime.simulation is None
+        assert isinstance(runtime.clock, SystemClock)
+        assert ("payment-service", "us-east-1") in app.query_one(ServicesPane).rows
+        await app.advance(1)
+        await pilot.press("i")  # fault injection is for the simulation only
+        await pilot.pause()
+        assert not isinstance(app.screen, InjectFaultScreen)
+        await pilot.press("q")
+
+    after = _telemetry_counts(data)
+    for index in ("qs-metrics", "qs-logs", "qs-deployments"):
+        assert after[index] == before[index], f"the war room wrote to {index}"

@@ -879,6 +879,14 @@ class Pipeline:
                 f"dry run only, nothing changed: {report.summary}; over to a human",
                 execution=report,
             )
+        if report.advised:
+            # Advice is not a failed action: nothing was carried out, a human takes it from here.
+            return self._move(
+                executing,
+                IncidentState.ESCALATED,
+                f"{report.summary}; over to a human",
+                execution=report,
+            )
         if not report.success:
             self.crew.guardian.note_remediation(self._update(executing, execution=report))
             self.crew.guardian.clear_cooldown(incident.service, incident.region)

@@ -32,6 +32,7 @@ from qs_tui.models import (
     StepStatus,
 )
 from qs_tui.remediation.base import (
+    ADVISED,
     Details,
     RemediationExecutor,
     action_noun,
@@ -199,18 +200,30 @@ class Surgeon(Agent):
         approval: Approval,
     ) -> ExecutionReport:
         what = f"{action_noun(option.action)} of {describe_target(option)}"
-        self.say(
-            f"executing: {action_verb(option.action)} {describe_target(option)}, "
-            f"approved by {approval.by}, via the {self.executor.name} executor",
-            incident_id=incident.id,
-        )
         applied: list[_Applied] = []
+        advice: list[str] = []
+        announced = False
         failure: str | None = None
         remaining = list(to_act)
         while remaining and failure is None:
             target = remaining.pop(0)
             name = f"{target.action.value} {_where(target)}"
             ok, message, details = self._apply(target, incident.id)
+            if not ok and details.get(ADVISED) is True:
+                # An advisory target: nothing was carried out, by design. Say what a human
+                # would run; never announce it as executing.
+                command = str(details.get("advice") or message)
+                steps.append(self._step(name, StepStatus.ADVISED, command))
+                advice.append(command)
+                self.say(f"advice for {_where(target)}: {command}", incident_id=incident.id)
+                continue
+            if not announced:
+                announced = True
+                self.say(
+                    f"executing: {action_verb(option.action)} {describe_target(option)}, "
+                    f"approved by {approval.by}, via the {self.executor.name} executor",
+                    incident_id=incident.id,
+                )
             if not ok:
                 steps.append(self._step(name, StepStatus.FAILED, message))
                 failure = f"{name} failed: {message}"
@@ -235,6 +248,8 @@ class Surgeon(Agent):
                     "not attempted: an earlier step failed",
                 )
             )
+        if failure is None and advice:
+            return self._advised(incident, option, steps, started, applied, advice)
         if failure is None:
             summary = f"{what} done and verified"
             main = [t for t in to_act if t not in option.prepare]
@@ -274,6 +289,26 @@ class Surgeon(Agent):
             dry_run=False,
             rolled_back=bool(applied) and reverted,
         )
+
+    def _advised(
+        self,
+        incident: Incident,
+        option: RemediationOption,
+        steps: list[ExecutionStep],
+        started: datetime,
+        applied: list[_Applied],
+        advice: list[str],
+    ) -> ExecutionReport:
+        """The report when some targets are advisory: advice for a human, not a failure."""
+        what = f"{action_noun(option.action)} of {describe_target(option)}"
+        done = f"; carried out in {len(applied)} region(s)" if applied else ""
+        summary = f"advisory: {what} not carried out{done}; a human would run: " + "; ".join(advice)
+        with self._lock:
+            if applied:
+                self._applied[_key(incident.id, option)] = applied
+        self.decide("advised", summary, incident_id=incident.id)
+        report = self._report(incident, option, steps, started, False, summary, dry_run=False)
+        return report.model_copy(update={"advice": advice})
 
     def _repeat(
         self,

@@ -26,7 +26,7 @@ from typing import Literal
 
 from qs_tui.clock import Clock, iso_instant
 from qs_tui.esql.errors import EsqlError
-from qs_tui.live.render import Renderer, render_canonical
+from qs_tui.live.render import Renderer, render_canonical, resolve_profile
 from qs_tui.live.source import describe_error
 from qs_tui.live.topology_config import load_dependencies
 from qs_tui.profiles import Profile
@@ -76,8 +76,11 @@ SERVICE_MAPS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class EstateError(Exception):
-    """The estate cannot be discovered (no data, or the store failed), in one line."""
+class EstateError(StoreError):
+    """The estate cannot be discovered (no data, or the store failed), in one line.
+
+    A `StoreError`, so the commands print it as one `error:` line like any store failure.
+    """
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ def _callers_first(services: list[str], graph: Mapping[str, tuple[str, ...]]) ->
 
 def discover(
     store: Store,
-    profile: Profile | None,
+    profile: Profile | str | None,
     now: datetime,
     *,
     topology_file: Path | None = None,
@@ -226,7 +229,7 @@ def discover(
 
     Args:
         store: where the team's telemetry is.
-        profile: the schema profile (None: the `qs` shape).
+        profile: the schema profile, a built-in name or TOML path (None: the `qs` shape).
         now: the end of the window (the source's clock).
         topology_file: the TOML file with `[topology.dependencies]`, used when the traces hold
             no service map.
@@ -236,12 +239,13 @@ def discover(
         EstateError: the store failed, or no host sent metrics in the last hour.
         TopologyConfigError: the topology file is unreadable or malformed.
     """
+    profile = resolve_profile(profile)
     window = {"start": iso_instant(now - SEEN_WITHIN), "end": iso_instant(now)}
     query = render(load_query("estate_hosts"), profile)
     try:
         rows = store.esql(query, params=window).records()
     except (StoreError, EsqlError) as error:
-        raise EstateError(f"cannot discover the estate: {describe_error(error)}") from None
+        raise EstateError("cannot discover the estate", describe_error(error)) from None
     hosts: dict[str, Host] = {}
     last_seen: dict[str, str] = {}
     for row in rows:
@@ -249,15 +253,18 @@ def discover(
         if service is None or host is None:
             continue
         region = row.get("region")
+        seen = "" if row.get("last_seen") is None else str(row["last_seen"])
+        if str(host) in hosts and seen <= last_seen.get(str(host), ""):
+            continue  # a host that moved within the hour belongs where it reported last
         hosts[str(host)] = Host(
             str(host), str(service), UNKNOWN_REGION if region is None else str(region)
         )
-        if row.get("last_seen") is not None:
-            last_seen[str(host)] = str(row["last_seen"])
+        last_seen[str(host)] = seen
     if not hosts:
         raise EstateError(
+            "no live estate",
             "no host sent metrics in the last hour: check the profile's metrics indices "
-            "and that the collectors are running"
+            "(qs-tui doctor --profile NAME) and that the collectors are running",
         )
     services = sorted({h.service for h in hosts.values()})
     regions = tuple(sorted({h.region for h in hosts.values()}))
@@ -301,7 +308,7 @@ def discover(
 
 def discover_estate(
     store: Store,
-    profile: Profile | None,
+    profile: Profile | str | None,
     now: datetime,
     *,
     topology_file: Path | None = None,
@@ -374,7 +381,7 @@ class EstateWatcher:
         self,
         store: Store,
         clock: Clock,
-        profile: Profile | None = None,
+        profile: Profile | str | None = None,
         *,
         refresh_s: int = 300,
         topology_file: Path | None = None,
@@ -385,7 +392,7 @@ class EstateWatcher:
             raise ValueError(f"refresh_s must be at least 1 second, got {refresh_s}")
         self.store = store
         self.clock = clock
-        self.profile = profile
+        self.profile = resolve_profile(profile)
         self.refresh = timedelta(seconds=refresh_s)
         self.topology_file = topology_file
         self._on_change = on_change

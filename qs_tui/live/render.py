@@ -20,6 +20,19 @@ if TYPE_CHECKING:
 Renderer = Callable[[QueryFile, "Profile | None"], str]
 
 
+def resolve_profile(profile: Profile | str | None) -> Profile | None:
+    """`profile` itself, or the profile a name or TOML path names (`ecs`, `./mine.toml`).
+
+    Raises:
+        ProfileError: no such built-in profile, or a custom one that does not load.
+    """
+    if profile is None or not isinstance(profile, str):
+        return profile
+    from qs_tui.profiles import load_profile
+
+    return load_profile(profile)
+
+
 def render_canonical(query: QueryFile, profile: Profile | None) -> str:
     """`query` rendered for `profile`; its own text when there is no profile."""
     if profile is None:

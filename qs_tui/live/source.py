@@ -16,7 +16,7 @@ from typing import Any
 
 from qs_tui.clock import Clock, iso_instant
 from qs_tui.esql.errors import EsqlError
-from qs_tui.live.render import Renderer, render_canonical
+from qs_tui.live.render import Renderer, render_canonical, resolve_profile
 from qs_tui.profiles import Profile
 from qs_tui.queries import load_query
 from qs_tui.store.base import Store, StoreError
@@ -62,8 +62,8 @@ class LiveSource:
     Args:
         store: where the team's telemetry is (read only).
         clock: the wall clock (`qs_tui.clock.SystemClock`); tests give a frozen one.
-        profile: the schema profile mapping the team's fields to canonical names, or None
-            for the `qs` shape.
+        profile: the schema profile mapping the team's fields to canonical names (a `Profile`,
+            or a built-in name or TOML path to load), or None for the `qs` shape.
         interval_s: seconds between two samples of one host in the team's data (Elastic
             Agent's System integration collects every 10 s by default); the store is read at
             most once per interval, and a step in between returns the last reading.
@@ -76,7 +76,7 @@ class LiveSource:
         self,
         store: Store,
         clock: Clock,
-        profile: Profile | None = None,
+        profile: Profile | str | None = None,
         *,
         interval_s: int = 10,
         lookback_s: int = DEFAULT_LOOKBACK_S,
@@ -88,12 +88,12 @@ class LiveSource:
             raise ValueError(f"lookback_s ({lookback_s}) must cover one interval ({interval_s})")
         self.store = store
         self.clock = clock
-        self.profile = profile
+        self.profile = resolve_profile(profile)
         self._interval_s = interval_s
         self._lookback = timedelta(seconds=lookback_s)
         self._render = render
-        self._newest_query = render(load_query("metrics_newest_per_host"), profile)
-        self._samples_query = render(load_query("live_latest_samples"), profile)
+        self._newest_query = render(load_query("metrics_newest_per_host"), self.profile)
+        self._samples_query = render(load_query("live_latest_samples"), self.profile)
         self._last_read: datetime | None = None
         self._last: LiveStep = LiveStep()
 

@@ -14,12 +14,17 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from qs_tui.config import ConfigError
+
 #: The file read when `QS_TOPOLOGY` is unset, in the working directory.
 DEFAULT_TOPOLOGY_FILE = Path("qs.toml")
 
 
-class TopologyConfigError(Exception):
-    """A topology file that cannot be used: `file:line: field: what is wrong` in one line."""
+class TopologyConfigError(ConfigError):
+    """A topology file that cannot be used: `file:line: field: what is wrong` in one line.
+
+    A `ConfigError`, so the commands print it as one `error:` line like a bad setting.
+    """
 
 
 def topology_file(configured: Path | None) -> Path | None:

@@ -8,6 +8,11 @@ from qs_tui.models import ActionKind, RemediationOption
 
 Details = dict[str, Any]
 
+#: Set to True in `apply`'s details by an advisory executor: the action was not carried out
+#: by design, and `details["advice"]` says what a human would run. The Surgeon reports it as
+#: advice, not as a failure.
+ADVISED = "advised"
+
 
 class RemediationExecutor(Protocol):
     """Carries out one remediation on one target (a service in one region).
@@ -47,7 +52,9 @@ class RemediationExecutor(Protocol):
 
         Returns:
             (ok, message, details): details are JSON-ready facts `verify` and `revert` need;
-            `details["changed"] is False` means the target was already in the desired state.
+            `details["changed"] is False` means the target was already in the desired state;
+            `details[ADVISED] is True` (with `ok` False) means nothing was carried out by
+            design and `details["advice"]` is the command a human would run.
         """
         ...
 

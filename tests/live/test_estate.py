@@ -191,6 +191,16 @@ def test_the_topology_file_is_qs_topology_or_else_qs_toml_in_the_working_directo
         topology_file(tmp_path / "missing.toml")
 
 
+def test_a_host_that_moved_within_the_hour_belongs_where_it_reported_last() -> None:
+    store = _qs_store(
+        _host_sample("node-7", "search", "us-east-1", 10),
+        _host_sample("node-7", "cart", "us-east-1", 2),  # sorts first, and is the newer
+        _host_sample("node-8", "search", "us-east-1", 1),
+    )
+    estate = discover(store, None, ANCHOR)
+    assert {(h.name, h.service) for h in estate.hosts} == {("node-7", "cart"), ("node-8", "search")}
+
+
 def test_an_estate_with_no_recent_metrics_is_an_error_that_says_so() -> None:
     store = _qs_store(_host_sample("old-1", "old", "us-east-1", 90))
     with pytest.raises(EstateError, match="no host sent metrics in the last hour"):

@@ -162,3 +162,9 @@ def test_reading_the_live_source_loads_nothing_of_the_simulator() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_profile_can_be_named_as_the_session_names_it(ecs_cluster: EcsCluster) -> None:
+    by_name = LiveSource(ecs_cluster.store, ecs_cluster.clock, "ecs")
+    assert by_name.queries == LiveSource(ecs_cluster.store, ecs_cluster.clock, ECS).queries
+    assert set(by_name.step(ecs_cluster.store).latest) == LIVE_HOSTS

@@ -31,6 +31,7 @@ STEP_COLOURS: dict[StepStatus, str] = {
     StepStatus.ROLLED_BACK: "$warning",
     StepStatus.SKIPPED: "$foreground-muted",
     StepStatus.DRY_RUN: "$accent",
+    StepStatus.ADVISED: "$warning",
 }
 
 
