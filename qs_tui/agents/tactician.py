@@ -477,9 +477,12 @@ class Tactician(Agent):
                 ]
                 risk += PROFILES[ActionKind.SCALE_OUT].risk * len(prepare)
                 worst = max(f.cpu_after for f in forecast)
+                # Every 10 points over the ceiling: +0.2, the risk of a whole risky action.
                 risk += max(0.0, worst - self.capacity_ceiling) / 50.0
                 risk = min(1.0, risk)
                 if prepare:
+                    # The new hosts must be up before the traffic moves: about half a minute,
+                    # a fifth of a scale-out's recovery (which includes the signal settling).
                     recovery += PROFILES[ActionKind.SCALE_OUT].recovery_s / 5.0
                     why += (
                         f"; {len(prepare)} host(s) added to "
