@@ -410,6 +410,10 @@ def write_incidents(incidents: Sequence[Incident], out: TextIO) -> None:
     for incident in incidents:
         facts = incident_summary(incident)
         link = f" (symptom of {incident.root_incident_id})" if incident.root_incident_id else ""
+        if incident.caused_by is not None:
+            link += (
+                f" (caused by {incident.caused_by.incident_id}'s {incident.caused_by.action.value})"
+            )
         out.write(
             f"{incident.id}  {incident.kind.value} on {incident.service}/{incident.region}"
             f"{link}: {incident.state.value.upper().replace('_', ' ')}\n"
@@ -428,7 +432,10 @@ def write_incidents(incidents: Sequence[Incident], out: TextIO) -> None:
             )
         if incident.plan is not None:
             chosen = incident.plan.chosen
-            out.write(f"  action      {chosen.action.value} on {chosen.service}/{chosen.region}")
+            first = "".join(f"{p.action.value} {p.region}, then " for p in chosen.prepare)
+            out.write(
+                f"  action      {first}{chosen.action.value} on {chosen.service}/{chosen.region}"
+            )
             if incident.approval is not None:
                 out.write(f" ({incident.approval.decision.value} by {incident.approval.by})")
             elif chosen.action is ActionKind.DO_NOTHING:

@@ -178,6 +178,60 @@ class Hypothesis(_Model):
     summary: str
 
 
+class LoadForecast(_Model):
+    """What an option does to a region that takes on load (a failover's receiving region).
+
+    Forecast from the region's current headroom: CPU grows with the requests each host
+    serves, and p95 latency with the queueing delay of a busier host.
+    """
+
+    service: str
+    region: str
+    hosts: int
+    """Hosts serving the service in the region now."""
+    added_hosts: int = 0
+    """Hosts the plan adds before moving the traffic (a scale-out first)."""
+    rps_before: float
+    """Requests per second the region serves now (all its hosts)."""
+    rps_after: float
+    cpu_before: float
+    """Average CPU percent of the region's hosts now."""
+    cpu_after: float
+    """Forecast average CPU percent after the move (with the added hosts)."""
+    cpu_after_alone: float
+    """Forecast average CPU percent after the move without adding hosts."""
+    latency_before_ms: float | None = None
+    latency_after_ms: float | None = None
+    ceiling: float
+    """The CPU percent a region may run at after the move and stay out of saturation."""
+
+    @property
+    def within_capacity(self) -> bool:
+        """Whether the region stays under the ceiling after the move (with added hosts)."""
+        return self.cpu_after <= self.ceiling
+
+    @property
+    def summary(self) -> str:
+        """One line: `eu-central-1 goes from 45% to ~92% CPU (…)`."""
+        latency = ""
+        if self.latency_before_ms is not None and self.latency_after_ms is not None:
+            latency = f", p95 {self.latency_before_ms:.0f} -> ~{self.latency_after_ms:.0f} ms"
+        line = (
+            f"{self.region} goes from {self.cpu_before:.0f}% to ~{self.cpu_after_alone:.0f}% CPU "
+            f"({self.rps_before:.0f} -> ~{self.rps_after:.0f} req/s"
+            + (latency if not self.added_hosts else "")
+            + ")"
+        )
+        if self.added_hosts:
+            plural = "s" if self.added_hosts != 1 else ""
+            line += (
+                f"; with {self.added_hosts} more host{plural} first: ~{self.cpu_after:.0f}%"
+                f"{latency}"
+            )
+        verdict = "within" if self.within_capacity else "over"
+        return f"{line} ({verdict} the {self.ceiling:.0f}% ceiling)"
+
+
 class RemediationOption(_Model):
     """One option the Tactician weighed."""
 
@@ -196,6 +250,11 @@ class RemediationOption(_Model):
     rationale: str
     target_version: str | None = None
     """For rollbacks: the version to go back to."""
+    forecast: list[LoadForecast] = Field(default_factory=list)
+    """The load the option puts on the rest of the estate (a failover's receiving regions)."""
+    prepare: list[RemediationOption] = Field(default_factory=list)
+    """Steps carried out first, in order (a scale-out of a receiving region before a
+    failover), so the option stays within capacity."""
 
 
 class Plan(_Model):
@@ -299,6 +358,19 @@ class Verification(_Model):
     summary: str
 
 
+class ActionConsequence(_Model):
+    """Our own remediation that explains an incident (the incident is its consequence)."""
+
+    incident_id: str
+    """The incident whose remediation caused this one."""
+    action: ActionKind
+    service: str
+    region: str
+    """Where the action acted (a failover's drained region)."""
+    acted_at: datetime
+    explanation: str
+
+
 class StateChange(_Model):
     """One transition in an incident's history (the timeline shows these)."""
 
@@ -320,6 +392,10 @@ class Incident(_Model):
     root_incident_id: str | None = None
     """Set on symptom incidents in a cascade: the incident of the root cause."""
     symptom_ids: list[str] = Field(default_factory=list)
+    caused_by: ActionConsequence | None = None
+    """Set when our own action on another incident explains this one (not independent)."""
+    consequence_ids: list[str] = Field(default_factory=list)
+    """Incidents this incident's own remediation caused."""
     hypothesis: Hypothesis | None = None
     plan: Plan | None = None
     approval: Approval | None = None

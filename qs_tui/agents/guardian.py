@@ -3,6 +3,7 @@ agents from fighting their own remediation (cooldown and loop guard)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,9 +12,11 @@ from typing import Any, Protocol
 from qs_tui.agents.base import Agent, AgentContext
 from qs_tui.clock import iso_instant
 from qs_tui.models import (
+    ActionConsequence,
     ActionKind,
     AgentName,
     Anomaly,
+    AnomalyKind,
     Incident,
     IncidentState,
     SignalCheck,
@@ -47,6 +50,19 @@ class RemediationRecord:
     region: str
     action: ActionKind
     at: datetime
+
+
+#: Anomalies that more load explains (what a region receiving traffic shows).
+_LOAD_KINDS = frozenset(
+    {AnomalyKind.CPU_SATURATION, AnomalyKind.LATENCY_REGRESSION, AnomalyKind.ERROR_SPIKE}
+)
+
+
+def _caused_note(incident: Incident) -> str:
+    """`; but the action caused INC-0002` for a verification summary, or nothing."""
+    if not incident.consequence_ids:
+        return ""
+    return f"; but the action caused {', '.join(incident.consequence_ids)}"
 
 
 def format_duration(seconds: float) -> str:
@@ -86,6 +102,58 @@ class Guardian(Agent):
         self._recovered: set[str] = set()
         self._cooldown_from: dict[tuple[str, str], datetime] = {}
 
+    # ---- consequences of our own actions ------------------------------------------------
+
+    def consequence_of(
+        self, anomaly: Anomaly, incidents: Sequence[Incident]
+    ) -> ActionConsequence | None:
+        """Our own action that explains `anomaly`, if one does.
+
+        An action explains a new anomaly on the same service when it was carried out (not a
+        dry run) within the verification window before now and it moved load onto where the
+        anomaly is: a failover sends the drained region's traffic to the other regions, so
+        CPU saturation, latency or saturation errors there are its consequence.
+        """
+        if anomaly.kind not in _LOAD_KINDS:
+            return None
+        now = self.now
+        window = self.context.settings.verify_timeout_s
+        for incident in reversed(incidents):
+            report = incident.execution
+            if report is None or report.dry_run or not report.success:
+                continue
+            if report.action is not ActionKind.FAILOVER or report.service != anomaly.service:
+                continue
+            if report.region in (anomaly.region, "all"):
+                continue
+            if not 0 <= (now - report.finished_at).total_seconds() <= window:
+                continue
+            explanation = (
+                f"the failover of {report.service} from {report.region} at "
+                f"{report.finished_at:%H:%M:%S} moved its traffic to {anomaly.region}"
+            )
+            return ActionConsequence(
+                incident_id=incident.id,
+                action=report.action,
+                service=report.service,
+                region=report.region,
+                acted_at=report.finished_at,
+                explanation=explanation,
+            )
+        return None
+
+    def note_consequence(self, caused: Incident, cause: Incident) -> None:
+        """Say (and record) that `caused` is a consequence of `cause`'s remediation."""
+        consequence = caused.caused_by
+        if consequence is None:
+            return
+        summary = (
+            f"{caused.id} ({caused.kind.value} on {caused.service}/{caused.region}) is a "
+            f"consequence of our own action on {cause.id}: {consequence.explanation}"
+        )
+        self.say(summary, incident_id=cause.id, level="warn")
+        self.decide("caused_incident", summary, incident_id=cause.id)
+
     # ---- verification -------------------------------------------------------------------
 
     @staticmethod
@@ -117,11 +185,12 @@ class Guardian(Agent):
         where = f"{incident.service}/{incident.region}"
         value = result.value
         shown = "no samples" if value is None else f"{value:.4g}"
+        caused = _caused_note(incident)
         if result.healthy and result.samples > 0:
             mttr = (now - anomaly.detected_at).total_seconds()
             summary = (
                 f"{anomaly.signal} on {where} healthy again ({shown} over {result.samples} "
-                f"samples); MTTR {format_duration(mttr)} from detection"
+                f"samples); MTTR {format_duration(mttr)} from detection{caused}"
             )
             verification = Verification(
                 incident_id=incident.id,
@@ -139,7 +208,7 @@ class Guardian(Agent):
         if waited >= self.context.settings.verify_timeout_s:
             summary = (
                 f"{anomaly.signal} on {where} still unhealthy ({shown}) "
-                f"{format_duration(waited)} after acting: {result.summary}"
+                f"{format_duration(waited)} after acting: {result.summary}{caused}"
             )
             verification = Verification(
                 incident_id=incident.id,

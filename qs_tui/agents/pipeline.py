@@ -688,6 +688,9 @@ class Pipeline:
         reason = anomaly.summary
         if root is not None:
             reason = f"{anomaly.summary} (symptom of {root.id})"
+        caused_by = guardian.consequence_of(anomaly, self.incidents()) if root is None else None
+        if caused_by is not None:
+            reason = f"{anomaly.summary} (consequence of {caused_by.incident_id}'s action)"
 
         def build(incident_id: str) -> Incident:
             incident = Incident(
@@ -699,6 +702,7 @@ class Pipeline:
                 opened_at=now,
                 anomaly=anomaly,
                 root_incident_id=root.id if root is not None else None,
+                caused_by=caused_by,
                 history=[],
             )
             return incident.moved(IncidentState.DETECTED, now, reason)
@@ -722,6 +726,10 @@ class Pipeline:
                 self._follow_root_into_verification(incident, linked)
         else:
             self._notify(incident, f"{incident_id} opened: {anomaly.summary}")
+        cause = self._incidents.get(caused_by.incident_id) if caused_by is not None else None
+        if cause is not None:
+            cause = self._update(cause, consequence_ids=[*cause.consequence_ids, incident_id])
+            self.crew.guardian.note_consequence(incident, cause)
 
     def _open_with_unique_id(self, build: Callable[[str], Incident]) -> Incident:
         """The incident under the next free id, claimed in the store before anything is

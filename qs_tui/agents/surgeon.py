@@ -122,7 +122,7 @@ class Surgeon(Agent):
                 )
             done = self._already_done(target, incident.id)
             if done is not None:
-                name = f"{option.action.value} {_where(target)}"
+                name = f"{target.action.value} {_where(target)}"
                 steps.append(self._step(name, StepStatus.SKIPPED, done))
                 already.append(done)
             else:
@@ -151,9 +151,14 @@ class Surgeon(Agent):
         return None
 
     def _targets(self, option: RemediationOption) -> list[RemediationOption]:
+        # Preparation first (a receiving region scaled out before a failover), so a failed
+        # preparation stops the plan before the main action, and a failed main action
+        # reverts the preparation with it.
+        prepare = [p for p in option.prepare if p.region != "all"]
         if option.region != "all":
-            return [option]
-        return [option.model_copy(update={"region": r}) for r in self.context.topology.regions]
+            return [*prepare, option]
+        regions = self.context.topology.regions
+        return [*prepare, *(option.model_copy(update={"region": r}) for r in regions)]
 
     def _dry_run(
         self,
@@ -164,23 +169,22 @@ class Surgeon(Agent):
         already: list[str],
         started: datetime,
     ) -> ExecutionReport:
-        verb = action_verb(option.action)
         for target in to_act:
             steps.append(
                 self._step(
-                    f"{option.action.value} {_where(target)}",
+                    f"{target.action.value} {_where(target)}",
                     StepStatus.DRY_RUN,
-                    f"would {verb} {describe_target(target)}",
+                    f"would {action_verb(target.action)} {describe_target(target)}",
                 )
             )
             steps.append(
                 self._step(
                     f"verify {_where(target)}",
                     StepStatus.DRY_RUN,
-                    f"would confirm the {action_noun(option.action)} took effect",
+                    f"would confirm the {action_noun(target.action)} took effect",
                 )
             )
-        parts = [f"would {verb} {describe_target(t)}" for t in to_act] + already
+        parts = [f"would {action_verb(t.action)} {describe_target(t)}" for t in to_act] + already
         summary = "dry run: " + "; ".join(parts) + "; pre-checks passed; nothing changed"
         self.say(summary, incident_id=incident.id)
         self.decide("dry_run", summary, incident_id=incident.id)
@@ -203,7 +207,7 @@ class Surgeon(Agent):
         remaining = list(to_act)
         while remaining and failure is None:
             target = remaining.pop(0)
-            name = f"{option.action.value} {_where(target)}"
+            name = f"{target.action.value} {_where(target)}"
             ok, message, details = self._apply(target, incident.id)
             if not ok and details.get(ADVISED) is True:
                 # An advisory target: nothing was carried out, by design. Say what a human
@@ -239,7 +243,7 @@ class Surgeon(Agent):
         for target in remaining:
             steps.append(
                 self._step(
-                    f"{option.action.value} {_where(target)}",
+                    f"{target.action.value} {_where(target)}",
                     StepStatus.SKIPPED,
                     "not attempted: an earlier step failed",
                 )
@@ -248,8 +252,13 @@ class Surgeon(Agent):
             return self._advised(incident, option, steps, started, applied, advice)
         if failure is None:
             summary = f"{what} done and verified"
-            if len(to_act) > 1:
-                summary += f" in {len(applied)} of {len(to_act)} regions"
+            main = [t for t in to_act if t not in option.prepare]
+            if len(main) > 1:
+                summary += f" in {len(applied) - len(to_act) + len(main)} of {len(main)} regions"
+            if len(main) < len(to_act):
+                summary += ", after " + ", ".join(
+                    f"{t.action.value} {_where(t)}" for t in to_act if t in option.prepare
+                )
             report = self._report(incident, option, steps, started, True, summary, dry_run=False)
             with self._lock:
                 self._completed[_key(incident.id, option)] = report

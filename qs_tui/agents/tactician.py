@@ -17,6 +17,7 @@ from qs_tui.models import (
     AnomalyKind,
     Hypothesis,
     Incident,
+    LoadForecast,
     Plan,
     RemediationOption,
 )
@@ -50,6 +51,88 @@ PROFILES: dict[ActionKind, ActionProfile] = {
 _LEARNED_BONUS = 0.1
 #: How much time pressure counts in the score.
 _URGENCY_WEIGHT = 0.3
+#: Average CPU percent a region may be forecast to run at after taking on traffic. Cassandra
+#: calls a host hot at 85% (`DetectionTuning.cpu_threshold`); hosts scatter around the
+#: average, so the average must stay well below that for none of them to cross it.
+CAPACITY_CEILING_PERCENT = 75.0
+#: At most this many hosts are added to a receiving region before a failover.
+MAX_ADDED_HOSTS = 4
+#: Utilisation at which the queueing forecast stops (a saturated host's latency is unbounded).
+_MAX_UTILISATION = 0.97
+
+
+@dataclass(frozen=True)
+class RegionCapacity:
+    """One service in one region now: hosts, and what an average host serves and burns.
+
+    Attributes:
+        hosts: hosts that reported in the window.
+        rps_per_host: requests per second of an average host.
+        cpu: average CPU percent.
+        latency_ms: average p95 latency, when known.
+    """
+
+    hosts: int
+    rps_per_host: float
+    cpu: float
+    latency_ms: float | None = None
+
+    @property
+    def rps(self) -> float:
+        """Requests per second the region serves (all its hosts)."""
+        return self.rps_per_host * self.hosts
+
+
+def forecast_load(
+    service: str,
+    region: str,
+    now: RegionCapacity,
+    added_rps: float,
+    *,
+    ceiling: float = CAPACITY_CEILING_PERCENT,
+    max_added_hosts: int = MAX_ADDED_HOSTS,
+) -> LoadForecast:
+    """What taking on `added_rps` does to `region`, and the hosts to add first to stay under
+    `ceiling`.
+
+    CPU is taken as proportional to the requests each host serves (the first-order capacity
+    model: utilisation = arrival rate x service time, the utilisation law). p95 latency
+    follows the M/M/1 queue's response time, service time / (1 - utilisation): a host at 90%
+    answers about five times slower than an idle one. Both are deliberately simple and err
+    on the busy side (proportional CPU counts the idle floor as load).
+    """
+    rps_after = now.rps + max(0.0, added_rps)
+
+    def cpu_with(extra: int) -> float:
+        if now.rps <= 0.0:
+            return now.cpu  # no traffic to scale from: nothing to forecast with
+        per_host_ratio = (rps_after / (now.hosts + extra)) / now.rps_per_host
+        return now.cpu * per_host_ratio
+
+    alone = cpu_with(0)
+    added = 0
+    while cpu_with(added) > ceiling and added < max_added_hosts:
+        added += 1
+    cpu_after = cpu_with(added)
+    latency_after: float | None = None
+    if now.latency_ms is not None:
+        before = min(_MAX_UTILISATION, now.cpu / 100.0)
+        after = min(_MAX_UTILISATION, cpu_after / 100.0)
+        latency_after = now.latency_ms * (1.0 - before) / (1.0 - after)
+    return LoadForecast(
+        service=service,
+        region=region,
+        hosts=now.hosts,
+        added_hosts=added if cpu_with(added) < alone else 0,
+        rps_before=round(now.rps, 1),
+        rps_after=round(rps_after, 1),
+        cpu_before=round(now.cpu, 1),
+        cpu_after=round(min(100.0, cpu_after), 1),
+        cpu_after_alone=round(min(100.0, alone), 1),
+        latency_before_ms=round(now.latency_ms, 1) if now.latency_ms is not None else None,
+        latency_after_ms=round(latency_after, 1) if latency_after is not None else None,
+        ceiling=ceiling,
+    )
 
 
 @dataclass(frozen=True)
@@ -67,6 +150,10 @@ class _Situation:
     """Traffic the target serves now (all its hosts), for the blast radius."""
     dominant_log: str | None
     learned: Mapping[ActionKind, list[str]]
+    capacity: Mapping[str, RegionCapacity]
+    """The service's capacity in every region that reported (empty when unreadable)."""
+    source_rps: float | None
+    """Requests per second the target region serves normally (what a failover moves)."""
 
     @property
     def anomaly(self) -> Anomaly:
@@ -96,9 +183,18 @@ class Tactician(Agent):
 
     name = AgentName.TACTICIAN
 
-    def __init__(self, context: AgentContext, *, health_window_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        context: AgentContext,
+        *,
+        health_window_s: float = 300.0,
+        capacity_window_s: float = 180.0,
+        capacity_ceiling: float = CAPACITY_CEILING_PERCENT,
+    ) -> None:
         super().__init__(context)
         self.health_window_s = health_window_s
+        self.capacity_window_s = capacity_window_s
+        self.capacity_ceiling = capacity_ceiling
 
     def plan(self, incident: Incident) -> Plan:
         """Score every option for `incident` and pick the best.
@@ -131,6 +227,18 @@ class Tactician(Agent):
             incident_id=incident.id,
             data={"action": chosen.action.value, "score": chosen.score, "risk": chosen.risk},
         )
+        for forecast_line in chosen.forecast:
+            self.say(
+                f"load forecast for {chosen.action.value}: {forecast_line.summary}",
+                incident_id=incident.id,
+                level="info" if forecast_line.within_capacity else "warn",
+            )
+        if chosen.prepare:
+            steps = ", ".join(f"{p.action.value} {p.region}" for p in chosen.prepare)
+            self.say(
+                f"first: {steps}, then {chosen.action.value} {chosen.region}",
+                incident_id=incident.id,
+            )
         self.say(
             approval_reason,
             incident_id=incident.id,
@@ -180,6 +288,18 @@ class Tactician(Agent):
                 except ValueError:
                     continue
                 learned.setdefault(action, []).append(str(item.data.get("incident_id")))
+        capacity = self._capacity(service)
+        source = health.get((service, region))
+        source_rps: float | None = None
+        if source is not None and region in capacity:
+            # A failover moves the region's normal traffic, even when a fault has cut it.
+            per_host = [
+                float(v)
+                for v in (source.metrics.get("rps"), source.metrics.get("base_rps"))
+                if isinstance(v, int | float)
+            ]
+            if per_host:
+                source_rps = max(per_host) * capacity[region].hosts
         return _Situation(
             incident=incident,
             hypothesis=hypothesis,
@@ -193,7 +313,51 @@ class Tactician(Agent):
             ),
             dominant_log=dominant,
             learned=learned,
+            capacity=capacity,
+            source_rps=source_rps,
         )
+
+    def _capacity(self, service: str) -> dict[str, RegionCapacity]:
+        """`service`'s hosts, traffic and CPU per region over the last few minutes."""
+        end = self.now
+        start = end - timedelta(seconds=self.capacity_window_s)
+        try:
+            rows = self.query("capacity_by_region", start=start, end=end).records()
+        except (EsqlError, StoreError) as error:
+            self.say(f"cannot read the estate's capacity: {error}", level="warn")
+            return {}
+        found: dict[str, RegionCapacity] = {}
+        for row in rows:
+            if str(row["service"]) != service:
+                continue
+            hosts, rps, cpu = row.get("hosts"), row.get("rps"), row.get("cpu")
+            if not isinstance(hosts, int) or not isinstance(rps, int | float):
+                continue
+            if not isinstance(cpu, int | float):
+                continue
+            latency = row.get("latency")
+            found[str(row["region"])] = RegionCapacity(
+                hosts=hosts,
+                rps_per_host=float(rps),
+                cpu=float(cpu),
+                latency_ms=float(latency) if isinstance(latency, int | float) else None,
+            )
+        return found
+
+    def _failover_forecast(self, s: _Situation) -> list[LoadForecast]:
+        """The receiving regions' load after `s.service` leaves `s.region` (even split)."""
+        receivers = [
+            (region, now)
+            for region, now in sorted(s.capacity.items())
+            if region != s.region and now.rps > 0.0
+        ]
+        if not receivers or s.source_rps is None:
+            return []
+        share = s.source_rps / len(receivers)
+        return [
+            forecast_load(s.service, region, now, share, ceiling=self.capacity_ceiling)
+            for region, now in receivers
+        ]
 
     def _health(self) -> dict[tuple[str, str], ServiceHealth]:
         """Every service and region now against the half hour before the window."""
@@ -298,10 +462,39 @@ class Tactician(Agent):
             service, region = s.anomaly.service, s.anomaly.region
         blast, hosts, spread = self._blast_radius(s, action)
         risk = min(1.0, profile.risk + 0.15 * spread)
-        if action is ActionKind.FAILOVER and s.busiest_other_cpu is not None:
-            # The regions taking the traffic may not have the headroom for it.
-            risk = min(1.0, risk + max(0.0, s.busiest_other_cpu - 50.0) / 100.0)
+        forecast: list[LoadForecast] = []
+        prepare: list[RemediationOption] = []
         recovery = profile.recovery_s
+        if action is ActionKind.FAILOVER:
+            forecast = self._failover_forecast(s)
+            if forecast:
+                # Scale the receiving regions out first so they take the traffic within
+                # capacity; what still does not fit counts as risk of the next incident.
+                prepare = [
+                    self._scale_out_step(s, f.region)
+                    for f in forecast
+                    for _ in range(f.added_hosts)
+                ]
+                risk += PROFILES[ActionKind.SCALE_OUT].risk * len(prepare)
+                worst = max(f.cpu_after for f in forecast)
+                # Every 10 points over the ceiling: +0.2, the risk of a whole risky action.
+                risk += max(0.0, worst - self.capacity_ceiling) / 50.0
+                risk = min(1.0, risk)
+                if prepare:
+                    # The new hosts must be up before the traffic moves: about half a minute,
+                    # a fifth of a scale-out's recovery (which includes the signal settling).
+                    recovery += PROFILES[ActionKind.SCALE_OUT].recovery_s / 5.0
+                    why += (
+                        f"; {len(prepare)} host(s) added to "
+                        + ", ".join(f.region for f in forecast if f.added_hosts)
+                        + " first"
+                    )
+                over = [f for f in forecast if not f.within_capacity]
+                if over:
+                    why += "; over capacity: " + "; ".join(f.summary for f in over)
+            elif s.busiest_other_cpu is not None:
+                # No capacity reading: the regions taking the traffic may lack the headroom.
+                risk = min(1.0, risk + max(0.0, s.busiest_other_cpu - 50.0) / 100.0)
         if action is ActionKind.DO_NOTHING and s.symptom_handled_upstream:
             recovery = PROFILES[ActionKind.RESTART].recovery_s
         ttc = s.anomaly.time_to_critical_s
@@ -327,6 +520,22 @@ class Tactician(Agent):
                 if action is ActionKind.ROLLBACK and s.hypothesis.suspect_deploy is not None
                 else None
             ),
+            forecast=forecast,
+            prepare=prepare,
+        )
+
+    def _scale_out_step(self, s: _Situation, region: str) -> RemediationOption:
+        """One host added to `s.service` in `region`, ahead of a failover."""
+        profile = PROFILES[ActionKind.SCALE_OUT]
+        return RemediationOption(
+            action=ActionKind.SCALE_OUT,
+            service=s.service,
+            region=region,
+            expected_recovery_s=profile.recovery_s,
+            risk=profile.risk,
+            blast_radius=f"none: one host added to {s.service} in {region}",
+            score=0.0,
+            rationale=f"headroom in {region} for the traffic a failover moves there",
         )
 
     def _blast_radius(self, s: _Situation, action: ActionKind) -> tuple[str, int, float]:
@@ -395,6 +604,14 @@ class Tactician(Agent):
         settings = self.context.settings
         if chosen.action is ActionKind.DO_NOTHING:
             return False, "no approval needed: nothing in production changes"
+        over = [f for f in chosen.forecast if not f.within_capacity]
+        if over:
+            # Beyond what scaling out can absorb: a human decides, with the forecast.
+            return True, (
+                f"a human must approve {chosen.action.value} on {chosen.service} in "
+                f"{chosen.region}: it would overload the estate even after scaling out: "
+                + "; ".join(f.summary for f in over)
+            )
         if settings.auto_approve_low_risk and chosen.risk <= settings.low_risk_threshold:
             return False, (
                 f"auto-approved by policy: risk {chosen.risk:.2f} is at or below the low-risk "

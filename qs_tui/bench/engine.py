@@ -252,6 +252,15 @@ REFERENCES: dict[str, Reference] = {
         """,
         keys=("service", "region"),
     ),
+    "capacity_by_region": Reference(
+        sql=f"""
+        SELECT COUNT(DISTINCT host) AS hosts, AVG(requests_per_s) AS rps,
+               AVG(cpu_percent) AS cpu, AVG(latency_p95_ms) AS latency, service, region
+        FROM metrics WHERE {_WINDOW}
+        GROUP BY service, region ORDER BY service, region LIMIT 5000
+        """,
+        keys=("service", "region"),
+    ),
     "metrics_timeline": Reference(
         sql=f"""
         SELECT AVG(cpu_percent) AS cpu, AVG(memory_percent) AS memory, AVG(error_rate) AS errors,

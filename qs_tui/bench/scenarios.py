@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from qs_tui.agents.base import PipelineSettings
 from qs_tui.agents.events import ApprovalRequested, Event
-from qs_tui.bench.scoring import false_incidents
+from qs_tui.bench.scoring import caused_by_own_actions, false_incidents
 from qs_tui.headless import ScenarioRun, play_scenario
 from qs_tui.models import AnomalyKind
 from qs_tui.sim.faults import FaultKind
@@ -96,6 +96,7 @@ def score_run(run: ScenarioRun) -> dict[str, Any]:
             }
         )
     spurious = false_incidents(incidents, run.matches)
+    caused = caused_by_own_actions(incidents)
     timings = [t.seconds for t in run.pipeline.decision_timings()]
     passes = run.pipeline.detection_pass_timings()
     has_faults = bool(expected_rows)
@@ -122,6 +123,8 @@ def score_run(run: ScenarioRun) -> dict[str, Any]:
         "mttr_s": worst("mttr_s"),
         "false_incidents": len(spurious),
         "false_incident_ids": [i.id for i in spurious],
+        "caused_incidents": len(caused),
+        "caused_incident_ids": [i.id for i in caused],
         "incidents": len(incidents),
         "decision_wall_s": max(timings) if timings else None,
         "detect_pass_wall_s": statistics.median(passes) if passes else None,
@@ -166,6 +169,7 @@ def totals(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "resolved": sum(r["resolved"] for r in rows),
         "false_incidents_no_fault": sum(r["false_incidents"] for r in quiet),
         "false_incidents_all": sum(r["false_incidents"] for r in results),
+        "caused_by_own_actions": sum(r.get("caused_incidents", 0) for r in results),
         "min_leak_lead_time_s": min(
             (lead for lead in leak_leads if lead is not None), default=None
         ),
@@ -180,6 +184,7 @@ def totals(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         f"root cause right on >= {TARGET_ROOT_CAUSE_RATE:.0%}": root_rate is not None
         and root_rate >= TARGET_ROOT_CAUSE_RATE,
         "0 false incidents on no-fault scenarios": summary["false_incidents_no_fault"] == 0,
+        "0 incidents caused by our own actions": summary["caused_by_own_actions"] == 0,
         f"leaks predicted >= {TARGET_LEAK_LEAD_S / 60:.0f} min before critical": all(
             lead is not None and lead >= TARGET_LEAK_LEAD_S for lead in leak_leads
         ),
@@ -205,6 +210,7 @@ _COLUMNS = (
     ("resolved", 9),
     ("mttr", 7),
     ("false", 6),
+    ("caused", 7),
     ("decide", 8),
     ("wall", 7),
 )
@@ -223,6 +229,7 @@ def _row(result: dict[str, Any]) -> str:
         _cell(result["resolved"]),
         _cell(result["mttr_s"], seconds=True),
         str(result["false_incidents"]),
+        str(result.get("caused_incidents", 0)),
         "-" if decision is None else f"{decision:.2f}s",
         f"{result['wall_s']:.1f}s",
     )
@@ -291,6 +298,7 @@ def run_scenario_bench(
         f"{summary['actions_correct']} actions as expected, {summary['resolved']} resolved; "
         f"false incidents {summary['false_incidents_all']} "
         f"({summary['false_incidents_no_fault']} on no-fault scenarios); "
+        f"caused by our own actions {summary['caused_by_own_actions']}; "
         f"min leak lead {_cell(summary['min_leak_lead_time_s'], seconds=True)}; "
         f"median MTTR {_cell(summary['median_mttr_s'], seconds=True)}; "
         f"max detection -> decision {_cell(summary['max_decision_wall_s'])} s wall; "

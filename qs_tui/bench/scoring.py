@@ -158,18 +158,38 @@ def match_expected(
 def false_incidents(
     incidents: Sequence[Incident], matches: Sequence[ExpectedMatch]
 ) -> list[Incident]:
-    """Incidents no expected incident accounts for (a symptom counts with its root)."""
+    """Incidents no expected incident accounts for (a symptom counts with its root).
+
+    An incident our own action caused is not a new, independent one: it is counted by
+    `caused_by_own_actions` instead (as a failure of its own).
+    """
     accounted = {i.id for match in matches for i in match.related}
     by_id = {i.id: i for i in incidents}
     found = []
     for incident in incidents:
-        if incident.id in accounted:
+        if incident.id in accounted or incident.caused_by is not None:
             continue
         root = by_id.get(incident.root_incident_id or "")
         if root is not None and root.id in accounted:
             continue
         found.append(incident)
     return found
+
+
+# ---- incidents caused by the system's own actions ------------------------------------
+
+
+def caused_by_own_actions(incidents: Sequence[Incident]) -> list[Incident]:
+    """Incidents a remediation of ours explains (`Incident.caused_by`): each is a failure,
+    the action fixed one problem by making another."""
+    return [i for i in incidents if i.caused_by is not None]
+
+
+def caused_line(incident: Incident) -> str:
+    """`INC-0002 cpu_saturation on api-gateway/eu-central-1, caused by INC-0001's failover`."""
+    cause = incident.caused_by
+    tail = f", caused by {cause.incident_id}'s {cause.action.value}" if cause else ""
+    return f"{incident.id} {incident.kind.value} on {incident.service}/{incident.region}{tail}"
 
 
 def handled(incident: Incident, incidents: Sequence[Incident]) -> bool:
@@ -193,6 +213,10 @@ def exit_status(incidents: Sequence[Incident], matches: Sequence[ExpectedMatch])
     if missed:
         names = ", ".join(f"{e.kind} on {e.service}/{e.region}" for e in missed)
         return EXIT_UNRESOLVED, f"missed: {names}"
+    caused = caused_by_own_actions(incidents)
+    if caused:
+        listed = "; ".join(caused_line(i) for i in caused)
+        return EXIT_UNRESOLVED, f"incidents caused by our own actions: {listed}"
     open_ = [i.id for i in incidents if not i.state.terminal]
     if open_:
         return EXIT_UNRESOLVED, f"still open: {', '.join(open_)}"
@@ -221,6 +245,8 @@ __all__ = [
     "EXIT_REJECTED",
     "EXIT_UNRESOLVED",
     "ExpectedMatch",
+    "caused_by_own_actions",
+    "caused_line",
     "exit_status",
     "false_incidents",
     "fault_start",

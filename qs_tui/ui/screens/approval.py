@@ -212,6 +212,19 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
                     f"[$text-warning]{text(UNDO_NOTICE.capitalize())}[/]",
                     id="approval-risk",
                 )
+                if chosen.forecast:
+                    # What the action does to the rest of the estate (a failover's receivers).
+                    yield Static("Load on the rest of the estate", classes="section")
+                    lines = [
+                        f"[$text-warning]{text(f.summary)}[/]"
+                        if not f.within_capacity
+                        else text(f.summary)
+                        for f in chosen.forecast
+                    ]
+                    if chosen.prepare:
+                        first = ", ".join(f"{p.action.value} {p.region}" for p in chosen.prepare)
+                        lines.append(text(f"first: {first}"))
+                    yield Static("\n".join(lines), id="approval-load-forecast")
                 yield Static("If nothing is done", classes="section")
                 yield Static(self._forecast_markup(), id="approval-forecast")
                 confidence = (
