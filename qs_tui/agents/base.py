@@ -17,6 +17,7 @@ from qs_tui.esql.catalog import EsqlResult
 from qs_tui.models import AgentName
 from qs_tui.queries import bind_params, load_query
 from qs_tui.remediation.config import PolicyConfig
+from qs_tui.remediation.policy import ActionRecord
 from qs_tui.store.base import Store
 from qs_tui.store.templates import DECISIONS
 from qs_tui.topology import Topology
@@ -83,6 +84,8 @@ class AgentContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     records: RecordWriter = field(init=False, repr=False)
     """Every audit write (decisions, incident records) goes through this writer."""
+    actions: list[ActionRecord] = field(default_factory=list, repr=False)
+    """Actions applied so far (the Surgeon appends; the policy's rate limits count them)."""
 
     def __post_init__(self) -> None:
         self.records = RecordWriter(

@@ -87,7 +87,7 @@ class Surgeon(Agent):
             `settings.read_only` and `settings.policy` are enforced before any executor call).
         executor: what carries the actions out (`SimulatedExecutor`, `WebhookExecutor`).
         history: actions carried out before this Surgeon started (from the audit trail),
-            counted by the policy's rate limits.
+            counted by the policy's rate limits (added to `context.actions`).
         secrets: credential values to mask in audit documents, beside the ones the
             executors read from the environment (`Settings.secrets()`).
     """
@@ -107,7 +107,7 @@ class Surgeon(Agent):
         self._lock = threading.Lock()
         self._completed: dict[_Key, ExecutionReport] = {}
         self._applied: dict[_Key, list[_Applied]] = {}
-        self._history: list[ActionRecord] = list(history)
+        context.actions.extend(history)
         self._approvers: dict[str, str] = {}
         self._secrets = list(secrets)
 
@@ -115,7 +115,7 @@ class Surgeon(Agent):
     def history(self) -> list[ActionRecord]:
         """The actions applied so far (for the rate limits), oldest first."""
         with self._lock:
-            return list(self._history)
+            return list(self.context.actions)
 
     def policy_decision(self, plan: Plan, approval: Approval) -> PolicyDecision:
         """What the policy says about carrying out `plan` now under `approval`."""
@@ -298,7 +298,7 @@ class Surgeon(Agent):
             if ok or details.get(ADVISED) is not True:
                 # Attempted on the target, whatever came of it: it counts for rate limits.
                 with self._lock:
-                    self._history.append(
+                    self.context.actions.append(
                         ActionRecord(self.now, target.service, target.action, incident.id)
                     )
             if not ok and details.get(ADVISED) is True:

@@ -137,6 +137,9 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
     ApprovalModal #approval-forecast {
         color: $text-warning;
     }
+    ApprovalModal #approval-policy {
+        color: $text-error;
+    }
     ApprovalModal #approval-keys {
         dock: bottom;
         height: 1;
@@ -212,6 +215,10 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
                     f"[$text-warning]{text(UNDO_NOTICE.capitalize())}[/]",
                     id="approval-risk",
                 )
+                if request.policy is not None:
+                    # The rule that decides whatever the answer (read-only, a rate limit,
+                    # a change freeze): the human must see it before answering.
+                    yield Static(f"[bold]Policy:[/] {text(request.policy)}", id="approval-policy")
                 yield Static("If nothing is done", classes="section")
                 yield Static(self._forecast_markup(), id="approval-forecast")
                 confidence = (
