@@ -107,7 +107,7 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--data-dir", "DIR", "persist the embedded store in DIR (overrides QS_DATA_DIR)"),
 )
 #: What the global options are when given nowhere.
-GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None}
+GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None, "read_only": False}
 
 
 def _add_global_options(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +117,14 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             flag, type=Path, default=argparse.SUPPRESS, metavar=metavar, help=help_text
         )
+    # A switch rather than a path, so it is not in GLOBAL_OPTIONS' (flag, metavar, help) form.
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="call no remediation executor, whatever the policy or an approval says "
+        "(plans become advice; also QS_READ_ONLY=1)",
+    )
 
 
 def _command(
@@ -597,6 +605,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui run`: the war room, or with --headless the transcript on stdout."""
+    from qs_tui.agents.base import PipelineSettings
+    from qs_tui.remediation.policy import policy_settings
+
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
     scenario = args.scenario or args.top_scenario or settings.scenario
@@ -605,6 +616,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         from qs_tui.headless import run_headless
 
         return run_headless(
+            pipeline_settings=PipelineSettings().model_copy(update=policy_settings(settings)),
             scenario=scenario,
             speed=speed,
             approve=args.approve,
@@ -677,6 +689,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
 def _known_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix: printed as one clear message, never a traceback."""
     errors: list[type[BaseException]] = [ConfigError, StoreError, UsageError, EsqlError]
+    from qs_tui.remediation.config import RemediationConfigError
+
+    errors.append(RemediationConfigError)
     try:
         from qs_tui.store.loader import LoadError
 
@@ -731,6 +746,8 @@ def main(
             print(f"warning: {message}", file=err)
 
         settings = Settings.load(env_file=args.env_file, warn=warn)
+        if args.read_only:  # the flag only ever adds read-only, never lifts QS_READ_ONLY
+            settings = settings.model_copy(update={"read_only": True})
         if args.command is None:
             return _run_tui(
                 settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir}),

@@ -210,6 +210,10 @@ class Settings(BaseModel):
     """`remediation.toml`: which executor acts on each service (see the README). Unset reads
     `./remediation.toml` when it exists; with no file every service is advisory."""
 
+    read_only: bool = Field(default=False, alias="QS_READ_ONLY")
+    """`QS_READ_ONLY=1` (or `--read-only`): no remediation executor is called, whatever the
+    policy or an approval says; plans are reported as advice for a human."""
+
     debug: bool = Field(default=False, alias="QS_DEBUG")
     """Print the traceback of an unexpected error (for a bug report) instead of one line."""
 

@@ -22,12 +22,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from qs_tui.clock import iso_instant
 from qs_tui.models import ActionKind, Approval, ApprovalDecision, Plan
-from qs_tui.remediation.config import WEEKDAYS, Freeze, PolicyConfig
+from qs_tui.remediation.config import WEEKDAYS, Freeze, PolicyConfig, load_remediation
+
+if TYPE_CHECKING:
+    from qs_tui.config import Settings
 
 #: Who approves when the auto-approval policy does (the Diplomat's `Approval.by`).
 POLICY_APPROVER = "auto-approval policy"
@@ -298,6 +301,18 @@ def redact(value: Any, secrets: Sequence[str] = ()) -> Any:
     return redact(str(value), secrets)
 
 
+def policy_settings(settings: Settings) -> dict[str, Any]:
+    """The pipeline settings the policy sets: `read_only` from `QS_READ_ONLY`/`--read-only`
+    and `policy` from `remediation.toml` (`QS_REMEDIATION`); for
+    `PipelineSettings.model_copy(update=...)`.
+
+    Raises:
+        RemediationConfigError: the file is bad (`file:line: field: problem`).
+    """
+    config = load_remediation(settings.remediation)
+    return {"read_only": settings.read_only, "policy": config.policy}
+
+
 __all__ = [
     "NOT_HUMAN_APPROVERS",
     "NOT_REAL_EXECUTORS",
@@ -315,6 +330,7 @@ __all__ = [
     "freeze_in_force",
     "is_human",
     "known_secrets",
+    "policy_settings",
     "rate_limit",
     "redact",
 ]
