@@ -19,6 +19,7 @@ it is made, with credentials masked.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -634,17 +635,24 @@ class Surgeon(Agent):
     def _write_audit(
         self, document: dict[str, Any], decision: str, message: str, secrets: list[str]
     ) -> None:
+        safe = redact(document, secrets)
         record = {
             "@timestamp": self.now,
-            **document,
+            **safe,
+            # Free-form parts as JSON text: searchable, and the same in every store.
+            **{
+                key: json.dumps(safe[key], sort_keys=True, default=str)
+                for key in ("target", "request", "answer")
+                if key in safe
+            },
             "decision": decision,
-            "message": message,
+            "message": redact(message, secrets),
             "sequence": self.context.next_sequence(),
         }
         # Through the record writer like every audit record: retried, queued, never raises.
         self.context.records.write(
             DECISIONS,
-            redact(record, secrets),
+            record,
             what=f"{self.name.value}'s {decision} record"
             + (f" for {document['incident_id']}" if document.get("incident_id") else ""),
         )
