@@ -163,7 +163,7 @@ def test_whole_days_that_touch_make_one_freeze() -> None:
 
 
 def test_a_one_off_freeze_holds_between_its_instants() -> None:
-    policy = _policy(POLICY_TOML[POLICY_TOML.index("[[policy.freezes]]\nname = \"holiday") :])
+    policy = _policy(POLICY_TOML[POLICY_TOML.index('[[policy.freezes]]\nname = "holiday') :])
 
     assert freeze_in_force(policy, datetime(2026, 12, 25, 12, 0, tzinfo=UTC)) == (
         "frozen: holiday freeze until 2026-12-26T23:00:00Z"
