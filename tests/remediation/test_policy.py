@@ -331,3 +331,17 @@ def test_a_bad_policy_stops_a_run_with_one_line(
     assert err.strip().splitlines() == [
         f"error: {path}:3: policy.max_risk: Input should be less than or equal to 1"
     ]
+
+
+def test_the_readme_example_policy_is_valid_and_means_what_it_says() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Remediation: `remediation.toml`", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+
+    policy = parse_remediation(example, path=Path("README.md")).policy
+
+    assert policy.auto_approve == [ActionKind.RESTART] and policy.risk_level == "low"
+    assert freeze_in_force(policy, SUNDAY_EVENING) == (
+        "frozen: weekend freeze until Mon 08:00 Europe/Berlin"
+    )
+    assert freeze_in_force(policy, datetime(2026, 12, 24, 12, 0, tzinfo=UTC)) is not None
