@@ -401,3 +401,32 @@ def test_the_kubeconfig_token_is_in_no_audit_document(kubernetes_api: Any, tmp_p
     assert target["deployment"] == "payment" and target["namespace"] == "shop"
     assert {row[2] for row in rows} == {"kubernetes"}
     assert TOKEN not in json.dumps(_all_decisions(context.store), default=str)
+
+
+# ---- the approval modal shows the rule --------------------------------------------------------
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_approval_modal_shows_the_rule_that_stands_whatever_the_answer() -> None:
+    from dataclasses import replace
+
+    from qs_tui.ui.screens import ApprovalModal
+    from tests.ui.screen_data import DEADLINE, FrozenMonotonic, ScreenHost, approval_request, plain
+
+    rule = "frozen: weekend freeze until Mon 08:00 Europe/Berlin: only a human may approve"
+    plain_request = approval_request()
+    modal = ApprovalModal(
+        replace(plain_request, policy=rule), monotonic=FrozenMonotonic(DEADLINE - 60)
+    )
+    without = ApprovalModal(plain_request, monotonic=FrozenMonotonic(DEADLINE - 60))
+    async with ScreenHost(modal).run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        assert plain(modal.query_one("#approval-policy")) == f"Policy: {rule}"
+    async with ScreenHost(without).run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        assert not without.query("#approval-policy")
