@@ -34,10 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qs_tui.config import parse_http_url
 from qs_tui.models import ActionKind
 
-# The scenario loader's TOML helpers find the line of a pydantic error's location; the
-# remediation file uses the same `[[table]]` layout, so they apply as they are.
-from qs_tui.sim.scenario import _field_path, _line_of
-
 #: Where the file is looked for when `QS_REMEDIATION` is not set.
 DEFAULT_REMEDIATION_PATH = Path("remediation.toml")
 
@@ -462,6 +458,11 @@ def parse_remediation(text: str, *, path: Path | None = None) -> RemediationConf
     try:
         config = RemediationConfig.model_validate(data)
     except ValidationError as error:
+        # The scenario loader's TOML helpers find the line of a pydantic error's location;
+        # the remediation file uses the same `[[table]]` layout, so they apply as they are.
+        # Imported here: the agents load this module for the policy, never the simulator.
+        from qs_tui.sim.scenario import _field_path, _line_of
+
         item = error.errors(include_url=False)[0]
         ctx_error = (item.get("ctx") or {}).get("error")
         if isinstance(ctx_error, _Duplicate):
