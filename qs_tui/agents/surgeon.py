@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from qs_tui.agents.base import Agent, AgentContext
-from qs_tui.clock import iso_instant
+from qs_tui.clock import as_utc, iso_instant
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -51,15 +51,29 @@ from qs_tui.remediation.base import (
 )
 from qs_tui.remediation.policy import (
     NOT_REAL_EXECUTORS,
+    RATE_WINDOW,
     ActionRecord,
     PolicyDecision,
     decide,
     known_secrets,
     redact,
 )
+from qs_tui.store.base import StoreError
 from qs_tui.store.templates import DECISIONS
 
 _T = TypeVar("_T")
+
+#: The actions applied on real systems in the rate-limit window, from the audit trail (the
+#: records `_audited` writes). Inline rather than in the query library: it reads our own
+#: audit index, whose fields no schema profile maps differently.
+RECENT_ACTIONS_QUERY = (
+    f"FROM {DECISIONS} "
+    '| WHERE agent == ?agent AND decision == "real_call_started" AND call == "apply" '
+    "AND @timestamp > TO_DATETIME(?since) "
+    "| SORT @timestamp "
+    "| KEEP @timestamp, service, action, incident_id "
+    "| LIMIT 10000"
+)
 
 _Key = tuple[str, str, str, str]
 
@@ -111,6 +125,7 @@ class Surgeon(Agent):
         context.actions.extend(history)
         self._approvers: dict[str, str] = {}
         self._secrets = list(secrets)
+        self._read_audit = False
 
     @property
     def history(self) -> list[ActionRecord]:
@@ -121,6 +136,11 @@ class Surgeon(Agent):
     def policy_decision(self, plan: Plan, approval: Approval) -> PolicyDecision:
         """What the policy says about carrying out `plan` now under `approval`."""
         settings = self.context.settings
+        if not self._read_audit:
+            self._read_audit = True
+            policy = settings.policy
+            if policy.max_actions_per_hour or policy.max_actions_per_service_per_hour:
+                self._remember_recent_actions()
         return decide(
             settings.policy,
             plan,
@@ -212,6 +232,38 @@ class Surgeon(Agent):
         if approval.decision not in (ApprovalDecision.APPROVED, ApprovalDecision.DRY_RUN):
             return f"not approved ({approval.decision.value} by {approval.by})"
         return None
+
+    def _remember_recent_actions(self) -> None:
+        """Count the real actions of an earlier run (the audit trail of a persisted store or
+        a cluster) against the rate limits; before this Surgeon has applied anything."""
+        since = self.now - RATE_WINDOW
+        try:
+            result = self.context.store.esql(
+                RECENT_ACTIONS_QUERY,
+                params={"agent": self.name.value, "since": iso_instant(since)},
+            )
+        except StoreError as error:
+            self.say(
+                f"rate limits count only this run's actions: the audit trail could not be "
+                f"read ({error.title})",
+                level="warn",
+            )
+            return
+        known = {(a.at, a.service, a.action, a.incident_id) for a in self.context.actions}
+        for at, service, action, incident_id in result.values:
+            try:
+                record = ActionRecord(
+                    as_utc(datetime.fromisoformat(str(at).replace("Z", "+00:00"))),
+                    str(service),
+                    ActionKind(str(action)),
+                    str(incident_id or ""),
+                )
+            except ValueError:
+                continue  # a record this version cannot read counts for nothing
+            key = (record.at, record.service, record.action, record.incident_id)
+            if key not in known:
+                known.add(key)
+                self.context.actions.append(record)
 
     def _held(
         self, incident: Incident, option: RemediationOption, started: datetime, rule: str

@@ -430,3 +430,47 @@ async def test_the_approval_modal_shows_the_rule_that_stands_whatever_the_answer
     async with ScreenHost(without).run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         assert not without.query("#approval-policy")
+
+
+def test_a_restarted_surgeon_counts_the_real_actions_in_the_audit_trail() -> None:
+    earlier_context, _ = _context(now=WEEKDAY, policy=_policy())
+    store = earlier_context.store
+    first = Surgeon(earlier_context, executor=RecordingExecutor())
+    option = make_option(ActionKind.ROLLBACK)
+    for number in (1, 2):
+        incident_id = f"inc-{number}"
+        report = first.execute(
+            make_incident(WEEKDAY, incident_id=incident_id),
+            make_plan(option, incident_id=incident_id),
+            make_approval(WEEKDAY, incident_id=incident_id),
+        )
+        assert report.success
+
+    def restarted(minutes_later: int) -> tuple[Surgeon, RecordingExecutor]:
+        now = WEEKDAY + timedelta(minutes=minutes_later)
+        context = AgentContext(
+            store=store,
+            clock=ManualClock(now),
+            sink=lambda event: None,
+            topology=Topology(),
+            settings=PipelineSettings(policy=_policy()),
+        )
+        executor = RecordingExecutor()
+        return Surgeon(context, executor=executor), executor
+
+    soon, soon_executor = restarted(10)
+    held = soon.execute(
+        make_incident(WEEKDAY, incident_id="inc-3"),
+        make_plan(option, incident_id="inc-3"),
+        make_approval(WEEKDAY, incident_id="inc-3"),
+    )
+    later, later_executor = restarted(61)
+    done = later.execute(
+        make_incident(WEEKDAY, incident_id="inc-4"),
+        make_plan(option, incident_id="inc-4"),
+        make_approval(WEEKDAY, incident_id="inc-4"),
+    )
+
+    assert soon_executor.calls == []
+    assert held.summary.startswith("rate limit: 2 actions on payment-service in the last hour")
+    assert done.success and "apply" in later_executor.calls
