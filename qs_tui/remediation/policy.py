@@ -186,11 +186,15 @@ def rate_limit(
     per_service = policy.max_actions_per_service_per_hour
     on_service = sum(record.service == service for record in recent)
     if per_service is not None and on_service >= per_service:
-        return f"rate limit: {on_service} actions on {service} in the last hour"
+        return f"rate limit: {_actions(on_service)} on {service} in the last hour"
     overall = policy.max_actions_per_hour
     if overall is not None and len(recent) >= overall:
-        return f"rate limit: {len(recent)} actions across the estate in the last hour"
+        return f"rate limit: {_actions(len(recent))} across the estate in the last hour"
     return None
+
+
+def _actions(count: int) -> str:
+    return f"{count} action" + ("" if count == 1 else "s")
 
 
 def freeze_in_force(policy: PolicyConfig, now: datetime) -> str | None:

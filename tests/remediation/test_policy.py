@@ -345,3 +345,12 @@ def test_the_readme_example_policy_is_valid_and_means_what_it_says() -> None:
         "frozen: weekend freeze until Mon 08:00 Europe/Berlin"
     )
     assert freeze_in_force(policy, datetime(2026, 12, 24, 12, 0, tzinfo=UTC)) is not None
+
+
+def test_one_action_is_one_action() -> None:
+    policy = _policy("[policy]\nmax_actions_per_service_per_hour = 1\n")
+    history = _actions("payment-service", 1, ago=timedelta(minutes=1), now=WEDNESDAY_NOON)
+
+    assert rate_limit(policy, "payment-service", WEDNESDAY_NOON, history) == (
+        "rate limit: 1 action on payment-service in the last hour"
+    )
