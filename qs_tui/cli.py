@@ -126,6 +126,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "data_dir": None,
     "source": None,
     "profile": None,
+    "read_only": False,
 }
 #: Where telemetry comes from, as `--source` takes it (mirrors `qs_tui.session.SOURCE_KINDS`,
 #: kept here so that parsing the command line does not import the agents).
@@ -155,6 +156,14 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         help="schema profile the queries read through: qs, ecs, otel or a .toml file "
         "(overrides QS_PROFILE)",
     )
+    # A switch rather than a path, so it is not in GLOBAL_OPTIONS' (flag, metavar, help) form.
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="call no remediation executor, whatever the policy or an approval says "
+        "(plans become advice; also QS_READ_ONLY=1)",
+    )
 
 
 def _command(
@@ -174,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qs-tui",
         description="QuantumState: an SRE war room in the terminal. Without a command, "
         "opens the war room.",
-        epilog="Options --env-file, --data-dir, --source, --profile: before or after the command. "
+        epilog="Options --env-file, --data-dir, --source, --profile, --read-only: before or after "
+        "the command. "
         "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
         "missed or left open) and 3 (a remediation rejected).",
     )
@@ -695,6 +705,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui run`: the war room, or with --headless the transcript on stdout."""
+    from qs_tui.agents.base import PipelineSettings
+    from qs_tui.remediation.policy import policy_settings
+
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
     # Only a scenario named here: QS_SCENARIO is the simulated source's default, not a
@@ -705,6 +718,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         from qs_tui.headless import run_headless
 
         return run_headless(
+            pipeline_settings=PipelineSettings().model_copy(update=policy_settings(settings)),
             scenario=scenario,
             speed=speed,
             approve=args.approve,
@@ -797,6 +811,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
 def _known_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix: printed as one clear message, never a traceback."""
     errors: list[type[BaseException]] = [ConfigError, StoreError, UsageError, EsqlError]
+    from qs_tui.remediation.config import RemediationConfigError
+
+    errors.append(RemediationConfigError)
     try:
         from qs_tui.store.loader import LoadError
 
@@ -862,6 +879,8 @@ def main(
         settings = Settings.load(env_file=args.env_file, warn=warn)
         if args.profile is not None:
             settings = settings.model_copy(update={"profile": args.profile})
+        if args.read_only:  # the flag only ever adds read-only, never lifts QS_READ_ONLY
+            settings = settings.model_copy(update={"read_only": True})
         if args.command is None:
             return _run_tui(
                 settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir}),

@@ -218,6 +218,9 @@ class Settings(BaseModel):
     profile: str = Field(default="qs", alias="QS_PROFILE")
     """Schema profile the queries read through: a built-in (`qs`, `ecs`, `otel`) or a TOML
     file's path (see the README's "Schema profiles")."""
+    read_only: bool = Field(default=False, alias="QS_READ_ONLY")
+    """`QS_READ_ONLY=1` (or `--read-only`): no remediation executor is called, whatever the
+    policy or an approval says; plans are reported as advice for a human."""
 
     debug: bool = Field(default=False, alias="QS_DEBUG")
     """Print the traceback of an unexpected error (for a bug report) instead of one line."""

@@ -18,6 +18,8 @@ from qs_tui.esql.catalog import EsqlResult
 from qs_tui.models import AgentName
 from qs_tui.profiles import Profile, query_text
 from qs_tui.queries import bind_params
+from qs_tui.remediation.config import PolicyConfig
+from qs_tui.remediation.policy import ActionRecord
 from qs_tui.store.base import Store
 from qs_tui.store.templates import DECISIONS
 from qs_tui.topology import Topology
@@ -42,6 +44,11 @@ class PipelineSettings(BaseModel):
     """Risk at or below which a plan counts as low-risk for auto-approval."""
     dry_run: bool = False
     """Execute every plan as a dry run (nothing changes)."""
+    read_only: bool = False
+    """`--read-only` / `QS_READ_ONLY`: no executor is called, whatever the policy or the
+    approval says; the Surgeon reports the plan as advice and a human takes over."""
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    """The `[policy]` of `remediation.toml`: auto-approval, rate limits, change freezes."""
     verify_timeout_s: float = Field(default=600.0, gt=0)
     """Simulated seconds the Guardian waits for recovery before rolling back."""
     cooldown_s: float = Field(default=900.0, ge=0)
@@ -90,6 +97,8 @@ class AgentContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     records: RecordWriter = field(init=False, repr=False)
     """Every audit write (decisions, incident records) goes through this writer."""
+    actions: list[ActionRecord] = field(default_factory=list, repr=False)
+    """Actions applied so far (the Surgeon appends; the policy's rate limits count them)."""
 
     def __post_init__(self) -> None:
         self.records = RecordWriter(

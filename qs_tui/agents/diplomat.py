@@ -37,6 +37,7 @@ from qs_tui.models import (
     RemediationOption,
 )
 from qs_tui.notify import Delivery, Notifier, slack_message
+from qs_tui.remediation import policy
 from qs_tui.remediation.base import action_noun, describe_target
 
 #: Answers a subscriber may give; TIMED_OUT is the Diplomat's own verdict.
@@ -207,13 +208,26 @@ class Diplomat(Agent):
     def auto_approval(self, plan: Plan) -> str | None:
         """Why no human is needed for `plan`, or None when one is.
 
-        Every production change asks a human unless low-risk auto-approval was enabled and
-        the Tactician found the plan low-risk; doing nothing changes nothing and never asks.
+        Every production change asks a human unless the remediation policy auto-approves
+        it (`auto_approve` within `max_risk`), or low-risk auto-approval was enabled and the
+        Tactician found the plan low-risk; neither applies under read-only, a rate limit or
+        a change freeze. Doing nothing changes nothing and never asks.
         """
         chosen = plan.chosen
         if chosen.action is ActionKind.DO_NOTHING:
             return "doing nothing changes nothing"
         settings = self.context.settings
+        by_policy = policy.auto_approval(
+            settings.policy,
+            plan,
+            self.now,
+            self.context.actions,
+            read_only=settings.read_only,
+        )
+        if by_policy is not None:
+            return by_policy
+        if self._policy_rule(plan) is not None:
+            return None
         if (
             settings.auto_approve_low_risk
             and not plan.requires_approval
@@ -244,7 +258,7 @@ class Diplomat(Agent):
             approval = Approval(
                 incident_id=incident.id,
                 decision=ApprovalDecision.APPROVED,
-                by="auto-approval policy",
+                by=policy.POLICY_APPROVER,
                 at=self.now,
                 note=unattended_reason,
             )
@@ -281,9 +295,11 @@ class Diplomat(Agent):
         question = approval_question(plan)
         risk = plan.chosen.risk
         after = "after the dry run: " if dry_run is not None else ""
+        rule = self._policy_rule(plan)
         self.say(
             f"{after}{question} risk {risk:.2f}, {plan.chosen.blast_radius}; "
-            f"no answer within {timeout_s:g} s rejects",
+            f"no answer within {timeout_s:g} s rejects"
+            + (f"; policy: {rule}" if rule is not None else ""),
             incident_id=incident.id,
             data={"action": plan.chosen.action.value, "risk": risk, "timeout_s": timeout_s},
         )
@@ -300,6 +316,7 @@ class Diplomat(Agent):
                 timeout_s=timeout_s,
                 deadline=pending.deadline,
                 dry_run=dry_run,
+                policy=rule,
             )
         )
         self.notify(
@@ -308,6 +325,18 @@ class Diplomat(Agent):
             title=f"Approval needed: {option_summary(plan.chosen)}",
         )
         return pending
+
+    def _policy_rule(self, plan: Plan) -> str | None:
+        """The policy's rule that stands whatever the answer (read-only, a rate limit, a
+        freeze), shown with the question; None when the answer alone decides."""
+        settings = self.context.settings
+        return policy.blocking_rule(
+            settings.policy,
+            plan,
+            self.now,
+            self.context.actions,
+            read_only=settings.read_only,
+        )
 
     def poll(self, pending: PendingApproval) -> Approval | None:
         """The outcome of a request: None while waiting, then the same Approval every time."""
@@ -685,6 +714,8 @@ def question_text(request: ApprovalRequested) -> str:
         f"  risk {plan.chosen.risk:.2f}; {plan.chosen.blast_radius}",
         f"  {UNDO_NOTICE}",
     ]
+    if request.policy is not None:
+        lines.append(f"  policy: {request.policy}")
     keys = "[y/N/d]"
     if request.dry_run is not None:
         lines.append("  dry run findings:")

@@ -81,6 +81,8 @@ class ApprovalRequested:
         deadline: `time.monotonic()` value after which the request times out.
         dry_run: the findings of the dry run this request follows (the human asked to see
             them first; now a real yes or no is wanted, and a second dry run is not offered).
+        policy: the remediation policy's rule that decides whatever the answer (read-only,
+            a rate limit, a change freeze), shown with the question; None when none does.
     """
 
     incident: Incident
@@ -89,6 +91,7 @@ class ApprovalRequested:
     timeout_s: float
     deadline: float
     dry_run: ExecutionReport | None = None
+    policy: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,25 @@ so a fleet-wide rollback goes region by region and stops at the first one that f
 A dry run (approval DRY_RUN or `settings.dry_run`) runs the same pre-checks and reports what
 would be done, changing nothing. A re-run of an execution that already succeeded reports
 what was done instead of acting again.
+
+Before any executor call the remediation policy decides (`qs_tui.remediation.policy.decide`):
+under `--read-only`, a rate limit, or a freeze without a human's yes, no executor method is
+called and the plan is reported as advice for a human. Every call to a real system (any
+executor but the simulated cluster and advice) is written to the audit trail before and after
+it is made, with credentials masked.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from qs_tui.agents.base import Agent, AgentContext
-from qs_tui.clock import iso_instant
+from qs_tui.clock import as_utc, iso_instant
 from qs_tui.models import (
     ActionKind,
     AgentName,
@@ -31,6 +40,7 @@ from qs_tui.models import (
     RemediationOption,
     StepStatus,
 )
+from qs_tui.remediation.advisory import RoutingExecutor, advice_for
 from qs_tui.remediation.base import (
     ADVISED,
     Details,
@@ -38,6 +48,31 @@ from qs_tui.remediation.base import (
     action_noun,
     action_verb,
     describe_target,
+)
+from qs_tui.remediation.policy import (
+    NOT_REAL_EXECUTORS,
+    RATE_WINDOW,
+    ActionRecord,
+    PolicyDecision,
+    decide,
+    known_secrets,
+    redact,
+)
+from qs_tui.store.base import StoreError
+from qs_tui.store.templates import DECISIONS
+
+_T = TypeVar("_T")
+
+#: The actions applied on real systems in the rate-limit window, from the audit trail (the
+#: records `_audited` writes). Inline rather than in the query library: it reads our own
+#: audit index, whose fields no schema profile maps differently.
+RECENT_ACTIONS_QUERY = (
+    f"FROM {DECISIONS} "
+    '| WHERE agent == ?agent AND decision == "real_call_started" AND call == "apply" '
+    "AND @timestamp > TO_DATETIME(?since) "
+    "| SORT @timestamp "
+    "| KEEP @timestamp, service, action, incident_id "
+    "| LIMIT 10000"
 )
 
 _Key = tuple[str, str, str, str]
@@ -63,18 +98,57 @@ class Surgeon(Agent):
     """Executes plans through a remediation executor.
 
     Args:
-        context: the shared agent context (`settings.dry_run` forces dry runs).
+        context: the shared agent context (`settings.dry_run` forces dry runs;
+            `settings.read_only` and `settings.policy` are enforced before any executor call).
         executor: what carries the actions out (`SimulatedExecutor`, `WebhookExecutor`).
+        history: actions carried out before this Surgeon started (from the audit trail),
+            counted by the policy's rate limits (added to `context.actions`).
+        secrets: credential values to mask in audit documents, beside the ones the
+            executors read from the environment (`Settings.secrets()`).
     """
 
     name = AgentName.SURGEON
 
-    def __init__(self, context: AgentContext, *, executor: RemediationExecutor) -> None:
+    def __init__(
+        self,
+        context: AgentContext,
+        *,
+        executor: RemediationExecutor,
+        history: Sequence[ActionRecord] = (),
+        secrets: Sequence[str] = (),
+    ) -> None:
         super().__init__(context)
         self.executor = executor
         self._lock = threading.Lock()
         self._completed: dict[_Key, ExecutionReport] = {}
         self._applied: dict[_Key, list[_Applied]] = {}
+        context.actions.extend(history)
+        self._approvers: dict[str, str] = {}
+        self._secrets = list(secrets)
+        self._read_audit = False
+
+    @property
+    def history(self) -> list[ActionRecord]:
+        """The actions applied so far (for the rate limits), oldest first."""
+        with self._lock:
+            return list(self.context.actions)
+
+    def policy_decision(self, plan: Plan, approval: Approval) -> PolicyDecision:
+        """What the policy says about carrying out `plan` now under `approval`."""
+        settings = self.context.settings
+        if not self._read_audit:
+            self._read_audit = True
+            policy = settings.policy
+            if policy.max_actions_per_hour or policy.max_actions_per_service_per_hour:
+                self._remember_recent_actions()
+        return decide(
+            settings.policy,
+            plan,
+            approval,
+            self.now,
+            self.history,
+            read_only=settings.read_only,
+        )
 
     # ---- execute ------------------------------------------------------------------------
 
@@ -104,6 +178,15 @@ class Surgeon(Agent):
                 earlier = self._completed.get(_key(incident.id, option))
             if earlier is not None:
                 return self._repeat(incident, option, earlier, started)
+        # The policy decides before any executor call, whatever the approval says.
+        verdict = self.policy_decision(plan, approval)
+        if not verdict.allowed:
+            return self._held(incident, option, started, verdict.rule)
+        if verdict.by_policy:
+            self.say(f"policy: {verdict.rule}", incident_id=incident.id)
+            self.decide("policy", f"{what}: {verdict.rule}", incident_id=incident.id)
+        with self._lock:
+            self._approvers[incident.id] = approval.by
 
         steps: list[ExecutionStep] = []
         targets = self._targets(option)
@@ -149,6 +232,66 @@ class Surgeon(Agent):
         if approval.decision not in (ApprovalDecision.APPROVED, ApprovalDecision.DRY_RUN):
             return f"not approved ({approval.decision.value} by {approval.by})"
         return None
+
+    def _remember_recent_actions(self) -> None:
+        """Count the real actions of an earlier run (the audit trail of a persisted store or
+        a cluster) against the rate limits; before this Surgeon has applied anything."""
+        since = self.now - RATE_WINDOW
+        try:
+            result = self.context.store.esql(
+                RECENT_ACTIONS_QUERY,
+                params={"agent": self.name.value, "since": iso_instant(since)},
+            )
+        except StoreError as error:
+            self.say(
+                f"rate limits count only this run's actions: the audit trail could not be "
+                f"read ({error.title})",
+                level="warn",
+            )
+            return
+        known = {(a.at, a.service, a.action, a.incident_id) for a in self.context.actions}
+        for at, service, action, incident_id in result.values:
+            try:
+                record = ActionRecord(
+                    as_utc(datetime.fromisoformat(str(at).replace("Z", "+00:00"))),
+                    str(service),
+                    ActionKind(str(action)),
+                    str(incident_id or ""),
+                )
+            except ValueError:
+                continue  # a record this version cannot read counts for nothing
+            key = (record.at, record.service, record.action, record.incident_id)
+            if key not in known:
+                known.add(key)
+                self.context.actions.append(record)
+
+    def _held(
+        self, incident: Incident, option: RemediationOption, started: datetime, rule: str
+    ) -> ExecutionReport:
+        """The policy holds the action: no executor is called; the plan goes to a human as
+        advice (what they would run), with the rule that decided."""
+        what = f"{action_noun(option.action)} of {describe_target(option)}"
+        mapping = self.executor.config if isinstance(self.executor, RoutingExecutor) else None
+        advice: list[str] = []
+        steps = [self._step("policy", StepStatus.SKIPPED, rule)]
+        for target in self._targets(option):
+            mapped = None
+            if mapping is not None:
+                mapped = mapping.target_for(target.service, target.region, target.action)
+            command = advice_for(target, mapped)
+            advice.append(command)
+            steps.append(
+                self._step(
+                    f"{option.action.value} {_where(target)}",
+                    StepStatus.ADVISED,
+                    f"not carried out ({rule}): {command}",
+                )
+            )
+        summary = f"{rule}: {what} not carried out; a human would run: " + "; ".join(advice)
+        self.say(f"policy: {summary}", incident_id=incident.id, level="warn")
+        self.decide("policy_held", summary, incident_id=incident.id)
+        report = self._report(incident, option, steps, started, False, summary, dry_run=False)
+        return report.model_copy(update={"advice": advice})
 
     def _targets(self, option: RemediationOption) -> list[RemediationOption]:
         # Preparation first (a receiving region scaled out before a failover), so a failed
@@ -209,6 +352,12 @@ class Surgeon(Agent):
             target = remaining.pop(0)
             name = f"{target.action.value} {_where(target)}"
             ok, message, details = self._apply(target, incident.id)
+            if ok or details.get(ADVISED) is not True:
+                # Attempted on the target, whatever came of it: it counts for rate limits.
+                with self._lock:
+                    self.context.actions.append(
+                        ActionRecord(self.now, target.service, target.action, incident.id)
+                    )
             if not ok and details.get(ADVISED) is True:
                 # An advisory target: nothing was carried out, by design. Say what a human
                 # would run; never announce it as executing.
@@ -233,7 +382,7 @@ class Surgeon(Agent):
                 continue
             steps.append(self._step(name, StepStatus.OK, message))
             applied.append(_Applied(target, details))
-            verified, check = self._verify(target, details)
+            verified, check = self._verify(target, details, incident.id)
             status = StepStatus.OK if verified else StepStatus.FAILED
             steps.append(self._step(f"verify {_where(target)}", status, check))
             if verified:
@@ -403,33 +552,171 @@ class Surgeon(Agent):
 
     def _precheck(self, option: RemediationOption, incident_id: str) -> tuple[bool, str]:
         try:
-            return self.executor.precheck(option, incident_id=incident_id)
+            return self._audited(
+                "precheck",
+                option,
+                incident_id,
+                {},
+                lambda: self.executor.precheck(option, incident_id=incident_id),
+                lambda answer: {"ok": answer[0], "message": answer[1]},
+            )
         except Exception as error:
             return False, _failure("pre-check", error)
 
     def _already_done(self, option: RemediationOption, incident_id: str) -> str | None:
         try:
-            return self.executor.already_done(option, incident_id=incident_id)
+            return self._audited(
+                "already_done",
+                option,
+                incident_id,
+                {},
+                lambda: self.executor.already_done(option, incident_id=incident_id),
+                lambda answer: {"already_done": answer},
+            )
         except Exception:
             return None  # unknown state: the apply step will find out
 
     def _apply(self, option: RemediationOption, incident_id: str) -> tuple[bool, str, Details]:
         try:
-            return self.executor.apply(option, incident_id=incident_id)
+            return self._audited(
+                "apply",
+                option,
+                incident_id,
+                {},
+                lambda: self.executor.apply(option, incident_id=incident_id),
+                lambda answer: {"ok": answer[0], "message": answer[1], "details": answer[2]},
+            )
         except Exception as error:
             return False, _failure("action", error), {}
 
-    def _verify(self, option: RemediationOption, details: Details) -> tuple[bool, str]:
+    def _verify(
+        self, option: RemediationOption, details: Details, incident_id: str = ""
+    ) -> tuple[bool, str]:
         try:
-            return self.executor.verify(option, details)
+            return self._audited(
+                "verify",
+                option,
+                incident_id,
+                {"details": details},
+                lambda: self.executor.verify(option, details),
+                lambda answer: {"ok": answer[0], "message": answer[1]},
+            )
         except Exception as error:
             return False, _failure("verification", error)
 
     def _revert(self, done: _Applied, incident_id: str) -> tuple[bool, str]:
         try:
-            return self.executor.revert(done.option, done.details, incident_id=incident_id)
+            return self._audited(
+                "revert",
+                done.option,
+                incident_id,
+                {"details": done.details},
+                lambda: self.executor.revert(done.option, done.details, incident_id=incident_id),
+                lambda answer: {"ok": answer[0], "message": answer[1]},
+            )
         except Exception as error:
             return False, _failure("revert", error)
+
+    # ---- the audit trail of real-system calls -------------------------------------------
+
+    def _real_system(self, option: RemediationOption) -> tuple[str, dict[str, Any]] | None:
+        """The executor name and target a call for `option` goes to, or None when it reaches
+        no real system (the simulated cluster, advice)."""
+        executor: RemediationExecutor = self.executor
+        target: dict[str, Any] = {"service": option.service, "region": option.region}
+        if isinstance(executor, RoutingExecutor):
+            mapped = executor.config.target_for(option.service, option.region, option.action)
+            if mapped is not None:
+                # The mapping names the variables that hold tokens, never the tokens.
+                target = mapped.model_dump(mode="json", exclude_none=True)
+            executor = executor.executor_for(option)
+        if executor.name in NOT_REAL_EXECUTORS:
+            return None
+        return executor.name, target
+
+    def _audited(
+        self,
+        call: str,
+        option: RemediationOption,
+        incident_id: str,
+        request: dict[str, Any],
+        run: Callable[[], _T],
+        answer_of: Callable[[_T], dict[str, Any]],
+    ) -> _T:
+        """Make one executor call; when it reaches a real system, write an audit record
+        before it (what is asked, of what target, approved by whom) and after it (the
+        answer, or the error it raised)."""
+        system = self._real_system(option)
+        if system is None:
+            return run()
+        executor_name, target = system
+        token_vars = [str(v) for k, v in target.items() if k.endswith("_env") and v]
+        secrets = [*self._secrets, *known_secrets(token_vars)]
+        with self._lock:
+            approved_by = self._approvers.get(incident_id, "unknown")
+        base: dict[str, Any] = {
+            "incident_id": incident_id or None,
+            "agent": self.name.value,
+            "executor": executor_name,
+            "call": call,
+            "action": option.action.value,
+            "service": option.service,
+            "region": option.region,
+            "target": target,
+            "approved_by": approved_by,
+            "request": {
+                "call": call,
+                "action": option.action.value,
+                "service": option.service,
+                "region": option.region,
+                "target_version": option.target_version,
+                **request,
+            },
+        }
+        where = f"{option.action.value} on {_where(option)} via {executor_name}"
+        self._write_audit(base, "real_call_started", f"calling {call} for {where}", secrets)
+        try:
+            answer = run()
+        except Exception as error:
+            self._write_audit(
+                {**base, "answer": {"error": _failure(call, error)}},
+                "real_call_failed",
+                f"{call} for {where} raised",
+                secrets,
+            )
+            raise
+        self._write_audit(
+            {**base, "answer": answer_of(answer)},
+            "real_call_finished",
+            f"{call} for {where} answered",
+            secrets,
+        )
+        return answer
+
+    def _write_audit(
+        self, document: dict[str, Any], decision: str, message: str, secrets: list[str]
+    ) -> None:
+        safe = redact(document, secrets)
+        record = {
+            "@timestamp": self.now,
+            **safe,
+            # Free-form parts as JSON text: searchable, and the same in every store.
+            **{
+                key: json.dumps(safe[key], sort_keys=True, default=str)
+                for key in ("target", "request", "answer")
+                if key in safe
+            },
+            "decision": decision,
+            "message": redact(message, secrets),
+            "sequence": self.context.next_sequence(),
+        }
+        # Through the record writer like every audit record: retried, queued, never raises.
+        self.context.records.write(
+            DECISIONS,
+            record,
+            what=f"{self.name.value}'s {decision} record"
+            + (f" for {document['incident_id']}" if document.get("incident_id") else ""),
+        )
 
     # ---- reports ------------------------------------------------------------------------
 

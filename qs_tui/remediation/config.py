@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -209,14 +212,156 @@ Target = Annotated[
 ]
 
 
-class PolicyConfig(BaseModel):
-    """The remediation policy (issue 9 §3: auto-approval, rate limits, freezes).
+#: Days of the week as a freeze names them (`days = ["sat", "sun"]`), Monday first.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-    Reserved: no rule is defined yet, so any key here is refused rather than silently
-    ignored (a team must not believe a freeze is in force when it is not).
+#: The plan's risk (`RemediationOption.risk`, the chance the action makes things worse) at
+#: or below which a named level holds. `low` is the pipeline's low-risk threshold (0.2).
+RISK_LEVELS: dict[str, float] = {"low": 0.2, "medium": 0.5, "high": 1.0}
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Freeze(BaseModel):
+    """A change freeze: while it holds, only a human may approve an action.
+
+    Either a one-off window between two ISO instants (`start`, `end`), or a weekly one
+    (`days`, optionally `from`/`to` local times and a `timezone`). A weekly window starts
+    on each listed day at `from` and ends at `to`, the next day when `to` is not after
+    `from` (`from = "18:00"`, `to = "08:00"` spans the night); without `from`/`to` it is
+    the whole day.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str = "change freeze"
+    """Shown in the rule that decided (`frozen: weekend freeze until Mon 08:00`)."""
+
+    start: datetime | None = None
+    """Start of a one-off freeze: an ISO instant with its offset (`2026-12-24T00:00:00Z`)."""
+
+    end: datetime | None = None
+    """End of a one-off freeze (exclusive)."""
+
+    days: list[Weekday] | None = None
+    """Weekly freeze: the days a window starts on (`["sat", "sun"]`)."""
+
+    from_: dt_time = Field(default=dt_time(0, 0), alias="from")
+    """Weekly freeze: local time the window starts (`"18:00"`)."""
+
+    to: dt_time = dt_time(0, 0)
+    """Weekly freeze: local time the window ends (`"08:00"`, the next day when not after
+    `from`)."""
+
+    timezone: str = "UTC"
+    """Weekly freeze: the IANA time zone of `from` and `to` (`Europe/Berlin`)."""
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        # TOML has a local-time type (`from = 18:00:00`), but "18:00" in quotes is what
+        # people write; accept both, and say what is wrong with anything else.
+        if isinstance(value, str):
+            match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+            if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+                raise ValueError(f'{value!r} is not a time of day; write it as "HH:MM"')
+            return dt_time(int(match.group(1)), int(match.group(2)))
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _instant(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(
+                "an instant needs its offset (2026-12-24T00:00:00Z or +01:00): "
+                "without one the freeze would depend on this machine's time zone"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+            ) from None
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _some_days(cls, value: list[Weekday] | None) -> list[Weekday] | None:
+        if value is not None and not value:
+            raise ValueError('list at least one day, e.g. days = ["sat", "sun"]')
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Freeze:
+        one_off = self.start is not None or self.end is not None
+        if one_off and self.days is not None:
+            raise ValueError("give either start/end or days, not both")
+        if one_off:
+            if self.start is None or self.end is None:
+                raise ValueError("a one-off freeze needs both start and end")
+            if self.end <= self.start:
+                raise ValueError("end must be after start")
+        elif self.days is None:
+            raise ValueError("give start and end (ISO instants) or days (a weekly window)")
+        return self
+
+
+class PolicyConfig(BaseModel):
+    """The remediation policy (issue 9 §3): what may run without a human, how often the
+    estate may be changed, and when only a human may approve.
+
+    Nothing set is the safe default: every action asks a human, no limit, no freeze.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auto_approve: list[ActionKind] = Field(default_factory=list)
+    """Actions that may run without a human (`["restart"]`) when the plan's risk is within
+    `max_risk`; default none."""
+
+    max_risk: float = Field(default=RISK_LEVELS["low"], ge=0, le=1)
+    """The risk ceiling for auto-approval: `"low"` (≤ 0.2), `"medium"` (≤ 0.5), `"high"`
+    (any) or a number between 0 and 1."""
+
+    max_actions_per_service_per_hour: int | None = Field(default=None, ge=1)
+    """At most this many actions on one service in any hour; beyond it, a human decides."""
+
+    max_actions_per_hour: int | None = Field(default=None, ge=1)
+    """At most this many actions across the estate in any hour; beyond it, a human decides."""
+
+    freezes: list[Freeze] = Field(default_factory=list)
+    """Change freezes (`[[policy.freezes]]`): during one, only a human may approve."""
+
+    @field_validator("max_risk", mode="before")
+    @classmethod
+    def _risk_level(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value not in RISK_LEVELS:
+                raise ValueError(
+                    f"unknown risk level {value!r}; use low, medium, high or a number 0..1"
+                )
+            return RISK_LEVELS[value]
+        return value
+
+    @field_validator("auto_approve")
+    @classmethod
+    def _real_actions(cls, value: list[ActionKind]) -> list[ActionKind]:
+        if ActionKind.DO_NOTHING in value:
+            raise ValueError("do_nothing never needs approval; list only actions that change")
+        return value
+
+    @property
+    def risk_level(self) -> str:
+        """`low` for 0.2, or the number when it is not a named level."""
+        for name, ceiling in RISK_LEVELS.items():
+            if ceiling == self.max_risk:
+                return name
+        return f"{self.max_risk:g}"
 
 
 class RemediationConfig(BaseModel):
@@ -351,8 +496,6 @@ def _message(item: Any) -> str:
     if kind == "missing":
         return "required but missing"
     if kind == "extra_forbidden":
-        if item["loc"] and item["loc"][0] == "policy":
-            return "unknown field (no policy rules are supported yet)"
         return "unknown field"
     if kind == "union_tag_invalid":
         return f"unknown executor; use one of {', '.join(EXECUTOR_NAMES)}"

@@ -163,6 +163,18 @@ INDICES: tuple[IndexSpec, ...] = (
             "message": _TEXT,
             "confidence": _DOUBLE,
             "sequence": _LONG,
+            # A call to a real system (the Surgeon writes one before and one after it):
+            # what, where, approved by whom; the request, target and answer as JSON text
+            # with credentials masked.
+            "action": _KEYWORD,
+            "service": _KEYWORD,
+            "region": _KEYWORD,
+            "executor": _KEYWORD,
+            "call": _KEYWORD,
+            "approved_by": _KEYWORD,
+            "target": _TEXT,
+            "request": _TEXT,
+            "answer": _TEXT,
         },
     ),
 )

@@ -307,6 +307,14 @@ def run_tui(
     if chosen_speed is None:
         chosen_speed = settings.speed if "speed" in settings.model_fields_set else DEFAULT_SPEED
     seed = settings.seed if "seed" in settings.model_fields_set else None
+    from qs_tui.remediation.config import RemediationConfigError
+    from qs_tui.remediation.policy import policy_settings
+
+    try:  # `[policy]` of remediation.toml and --read-only, enforced by the agents
+        policed = PipelineSettings().model_copy(update=policy_settings(settings))
+    except RemediationConfigError as error:
+        errors.write(f"error: {error}\n")
+        return EXIT_ERROR
     app = make_app(
         store=store,
         scenario=loaded,
@@ -315,6 +323,7 @@ def run_tui(
         settings=settings,
         source=kind,
         clock=SystemClock() if kind == "live" else None,
+        pipeline_settings=policed,
     )
     app.run()
     for incident in app.left_behind:

@@ -160,9 +160,8 @@ def test_the_setting_is_read_from_qs_remediation(tmp_path: Path) -> None:
             "e.g. https://argocd.example.com",
         ),
         (
-            '[policy]\nauto_approve = ["restart"]\n',
-            "remediation.toml:2: policy.auto_approve: unknown field "
-            "(no policy rules are supported yet)",
+            '[policy]\nauto_aprove = ["restart"]\n',
+            "remediation.toml:2: policy.auto_aprove: unknown field",
         ),
         (
             '[[services]]\nservice = "a"\nexecutor = "kubernetes"\ndeployment = "a"\n'

@@ -137,6 +137,9 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
     ApprovalModal #approval-forecast {
         color: $text-warning;
     }
+    ApprovalModal #approval-policy {
+        color: $text-error;
+    }
     ApprovalModal #approval-keys {
         dock: bottom;
         height: 1;
@@ -225,6 +228,10 @@ class ApprovalModal(ModalScreen[ApprovalDecision]):
                         first = ", ".join(f"{p.action.value} {p.region}" for p in chosen.prepare)
                         lines.append(text(f"first: {first}"))
                     yield Static("\n".join(lines), id="approval-load-forecast")
+                if request.policy is not None:
+                    # The rule that decides whatever the answer (read-only, a rate limit,
+                    # a change freeze): the human must see it before answering.
+                    yield Static(f"[bold]Policy:[/] {text(request.policy)}", id="approval-policy")
                 yield Static("If nothing is done", classes="section")
                 yield Static(self._forecast_markup(), id="approval-forecast")
                 confidence = (
