@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.timer import Timer
@@ -81,8 +82,8 @@ class ReplayApp(App[None]):
     #replay-approval { height: auto; padding: 0 1; border-top: solid $panel; }
     #replay-transcript { width: 2fr; padding: 0 1; border-left: solid $panel; }
     """
-    BINDINGS = [
-        Binding("space", "toggle", "Play/pause"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "play_pause", "Play/pause"),
         Binding("left", "step(-1)", "Back"),
         Binding("right", "step(1)", "Forward"),
         Binding("left_square_bracket", "jump(-1)", "Prev state"),
@@ -102,6 +103,7 @@ class ReplayApp(App[None]):
         self.signal = SIGNAL_BY_KIND.get(str(record.incident.get("kind")), "cpu")
         self._start_playing = playing
         self._timer: Timer | None = None
+        self._drawn = False
 
     # ---- layout -------------------------------------------------------------------------
 
@@ -121,6 +123,7 @@ class ReplayApp(App[None]):
 
     def on_mount(self) -> None:
         """Draw the first frame and start playing when asked."""
+        self._drawn = True
         self._render_frame()
         self.playing = self._start_playing
 
@@ -150,7 +153,7 @@ class ReplayApp(App[None]):
 
     # ---- actions ------------------------------------------------------------------------
 
-    def action_toggle(self) -> None:
+    def action_play_pause(self) -> None:
         """Play or pause (playing from the end starts over)."""
         if not self.playing and self.position == len(self.frames) - 1:
             self.position = 0
@@ -190,12 +193,12 @@ class ReplayApp(App[None]):
             self._timer = None
         if playing:
             self._timer = self.set_interval(PLAY_INTERVAL_S, self._advance)
-        if self.is_mounted:
+        if self._drawn:
             self._render_head()
 
     def watch_position(self, position: int) -> None:
         """Redraw for the new position."""
-        if self.is_mounted:
+        if self._drawn:
             self._render_frame()
 
     # ---- drawing ------------------------------------------------------------------------
