@@ -347,7 +347,7 @@ def list_incidents(
 ) -> list[dict[str, Any]]:
     """Past incidents opened since `since` (all when None), newest first, of `service` if set."""
     start = since or datetime(1970, 1, 1, tzinfo=UTC)
-    rows = _query(store, "incident_list", profile, since=start)
+    rows = _query(store, "incident_list", profile, start=start)
     return [row for row in rows if service is None or row.get("service") == service]
 
 
