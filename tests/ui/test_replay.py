@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Sparkline
 
 from qs_tui.recorder import FlightRecord, load_incident
 from qs_tui.store.embedded import EmbeddedStore
@@ -82,6 +83,9 @@ async def test_keys_pause_step_and_jump_between_state_changes(record: FlightReco
         # The telemetry on screen stops at the frame's instant.
         await pilot.press("home")
         assert app.position == 0 and app.current_state() == "before detection"
+        assert list(app.query_one("#replay-chart", Sparkline).data or []) == [
+            record.telemetry[0].values["memory"]
+        ]
         # Play: the timeline moves by itself; space pauses it where it is.
         await pilot.press("space")
         assert app.playing
@@ -96,6 +100,8 @@ async def test_keys_pause_step_and_jump_between_state_changes(record: FlightReco
         await pilot.press("end")
         assert app.position == len(app.frames) - 1
         assert app.current_state() == "resolved"
+        shown = list(app.query_one("#replay-chart", Sparkline).data or [])
+        assert shown[-1] == record.telemetry[-1].values["memory"]
 
 
 def test_replay_snapshot_at_the_approval(snap_compare: Snap, record: FlightRecord) -> None:

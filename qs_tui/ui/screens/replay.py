@@ -234,7 +234,7 @@ class ReplayApp(App[None]):
         self.query_one("#replay-chart", Sparkline).data = series[-120:] or [0.0]
         latest = steps[-1].values if steps else {}
         values = "  ".join(
-            f"{name} {value:.2f}" if isinstance(value, float) else f"{name} -"
+            f"{name} {value:.2f}" if isinstance(value, int | float) else f"{name} -"
             for name, value in latest.items()
         )
         self.query_one("#replay-values", Static).update(values or "no telemetry yet")
