@@ -47,6 +47,10 @@ STATE_AFTER_DECISION: dict[str, str] = {
 }
 
 
+#: The Diplomat's decisions that answer an approval request.
+_APPROVAL_ANSWERS = ("approved", "rejected", "dry_run", "timed_out")
+
+
 class IncidentNotFound(LookupError):
     """No incident with that id in the store."""
 
@@ -142,14 +146,24 @@ class FlightRecord:
         return [d for d in self.decisions if d.state is not None]
 
     def approval(self) -> Approval | None:
-        """The approval as the Diplomat recorded it: who, when, after how long."""
+        """The approval as the Diplomat recorded it: who, when, after how long.
+
+        The wait is the one the Diplomat measured on the wall clock ("… after 12 s", see
+        `qs_tui.agents.diplomat`), since a simulated clock stands still while a human thinks;
+        without it, the time between the question and the answer in the trail.
+        """
         asked = next((d for d in self.decisions if d.decision == "approval_requested"), None)
         for d in self.decisions:
-            if d.decision in ("approved", "rejected", "timed_out"):
-                match = re.search(r"\b(?:approved|rejected) by (.+)$", d.message)
-                by = match.group(1) if match else "unknown"
+            if d.agent != "Diplomat" or d.decision not in _APPROVAL_ANSWERS:
+                continue
+            by = re.search(r" by (.+?)(?: after \d+ s)?(?: \(.*\))?$", d.message)
+            stopwatch = re.search(r" after (\d+) s\b", d.message)
+            if stopwatch is not None:
+                waited: float | None = float(stopwatch.group(1))
+            else:
                 waited = (d.at - asked.at).total_seconds() if asked is not None else None
-                return Approval(d.decision, by, asked.at if asked else None, d.at, waited)
+            who = by.group(1) if by and d.decision != "timed_out" else "nobody (timeout)"
+            return Approval(d.decision, who, asked.at if asked else None, d.at, waited)
         return None
 
     def execution_steps(self) -> list[str]:
@@ -309,6 +323,8 @@ def load_incident(store: Store, incident_id: str, profile: Profile | None = None
         if unowned and (decision != "detected" or str(service) not in str(row.get("message"))):
             continue
         state = "planned" if decision.startswith("plan:") else STATE_AFTER_DECISION.get(decision)
+        if decision == "dry_run" and row.get("agent") == "Diplomat":
+            state = "executing"  # approved as a dry run: the Surgeon's dry run follows
         decisions.append(
             Decision(
                 _instant(row["@timestamp"]),

@@ -168,3 +168,26 @@ def test_since_accepts_durations_and_instants() -> None:
     assert parse_since("2026-01-01T00:00:00Z", now) == datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="--since 'x'"):
         parse_since("x", now)
+
+
+def test_the_approval_wait_is_the_one_the_diplomat_measured() -> None:
+    """A simulated clock stands still while a human thinks: the Diplomat's stopwatch counts."""
+    from datetime import UTC, datetime
+
+    from qs_tui.recorder.flight import Decision, FlightRecord
+
+    at = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    asked = Decision(at, 3, "Diplomat", "approval_requested", "Approve?", None, "awaiting_approval")
+    answer = Decision(
+        at,
+        4,
+        "Diplomat",
+        "approved",
+        "restart of payment-service in us-east-1 approved by alice after 12 s (looks right)",
+        None,
+        "executing",
+    )
+    record = FlightRecord({"incident_id": "INC-0007", "opened_at": at}, [asked, answer], [])
+    approval = record.approval()
+    assert approval is not None
+    assert (approval.outcome, approval.by, approval.waited_s) == ("approved", "alice", 12.0)
