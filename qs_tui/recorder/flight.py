@@ -141,6 +141,17 @@ class FlightRecord:
         value = self.incident.get("resolved_at")
         return _instant(value) if value else None
 
+    @property
+    def onset_at(self) -> datetime:
+        """The anomaly's onset, to the minute, as the evidence states it ("as of onset 13:36");
+        the detection time when it does not (the record has no onset field of its own)."""
+        opened = self.opened_at
+        match = re.search(r"as of onset (\d{2}):(\d{2})", self.runbook_sections.get("Evidence", ""))
+        if match is None:
+            return opened
+        onset = opened.replace(hour=int(match[1]), minute=int(match[2]), second=0, microsecond=0)
+        return onset - timedelta(days=1) if onset > opened else onset
+
     def state_changes(self) -> list[Decision]:
         """The decisions that moved the incident to another state, in order."""
         return [d for d in self.decisions if d.state is not None]
@@ -207,26 +218,28 @@ class FlightRecord:
     ) -> tuple[str, dict[str, str]]:
         """Which library query produced a piece of evidence, and its parameters."""
         iso = _iso
+        # The Archaeologist's windows (`qs_tui.agents.archaeologist` defaults), from the onset.
+        onset = self.onset_at
         if text.startswith("logs of"):
             return "investigate_error_logs", {
-                "baseline_start": iso(opened - timedelta(minutes=30)),
-                "onset": iso(opened - timedelta(minutes=5)),
-                "end": iso(opened + timedelta(seconds=1)),
+                "baseline_start": iso(onset - timedelta(minutes=20)),
+                "onset": iso(onset),
+                "end": iso(max(opened, onset + timedelta(seconds=1))),
                 "service": service,
                 "region": region,
             }
         if "deploy" in text:
             return "investigate_deploys", {
-                "start": iso(opened - timedelta(minutes=30)),
-                "end": iso(opened + timedelta(minutes=2)),
+                "start": iso(onset - timedelta(minutes=30)),
+                "end": iso(max(opened, onset + timedelta(minutes=2)) + timedelta(seconds=1)),
                 "service": service,
             }
         if text.startswith("as of onset") or "service/regions" in text:
             return "investigate_service_health", {
-                "baseline_start": iso(opened - timedelta(minutes=35)),
-                "baseline_end": iso(opened - timedelta(minutes=5)),
-                "start": iso(opened - timedelta(minutes=5)),
-                "end": iso(opened),
+                "baseline_start": iso(onset - timedelta(minutes=35)),
+                "baseline_end": iso(onset - timedelta(minutes=5)),
+                "start": iso(onset - timedelta(minutes=5)),
+                "end": iso(onset),
             }
         if text.startswith("past incident") or "similar" in text:
             return "investigate_similar_incidents", {"text": f"{service} {kind}"}
@@ -342,7 +355,7 @@ def load_incident(store: Store, incident_id: str, profile: Profile | None = None
         store,
         "incident_telemetry",
         profile,
-        start=opened - TELEMETRY_BEFORE,
+        start=min(opened, record.onset_at) - TELEMETRY_BEFORE,
         end=last + TELEMETRY_AFTER,
         service=service,
         region=region,

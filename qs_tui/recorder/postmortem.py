@@ -39,6 +39,8 @@ def postmortem_markdown(record: FlightRecord, profile: Profile | None) -> str:
     out += ["## Summary", ""]
     out.append(f"- Service: {inc.get('service')} in {inc.get('region')}")
     out.append(f"- Kind: {inc.get('kind')}; final state: **{inc.get('state')}**")
+    if record.onset_at != record.opened_at:
+        out.append(f"- Onset (to the minute, from the evidence): {record.onset_at.isoformat()}")
     out.append(f"- Detected: {record.opened_at.isoformat()}")
     if record.closed_at is not None:
         out.append(f"- Resolved: {record.closed_at.isoformat()}")
