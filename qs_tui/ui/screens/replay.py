@@ -206,9 +206,13 @@ class ReplayApp(App[None]):
     def _render_head(self) -> None:
         inc = self.record.incident
         mode = "▶ playing" if self.playing else "‖ paused"
+        offset = round((self.frame.at - self.record.opened_at).total_seconds())
+        sign = "-" if offset < 0 else "+"
+        minutes, seconds = divmod(abs(offset), 60)
         head = (
             f"REPLAY {self.record.incident_id}  {inc.get('title')}  ·  "
-            f"{self.frame.at.strftime('%Y-%m-%d %H:%M:%S')}  ·  {mode}  ·  "
+            f"{self.frame.at.strftime('%Y-%m-%d %H:%M:%S')} "
+            f"(detection {sign}{minutes}m{seconds:02d}s)  ·  {mode}  ·  "
             f"step {self.position + 1}/{len(self.frames)}"
         )
         self.query_one("#replay-head", Static).update(head)
