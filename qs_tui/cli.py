@@ -19,6 +19,7 @@ from qs_tui.config import ConfigError, Settings, redact_url_credentials
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.esql.errors import EsqlError
 from qs_tui.kibana.cli import add_kibana_parser, cmd_kibana
+from qs_tui.recorder.cli import add_recorder_parsers, cmd_incidents, cmd_replay, cmd_report
 from qs_tui.sim.shapes import SHAPES as SIMULATED_SHAPES
 from qs_tui.store.base import Store, StoreError
 
@@ -409,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="wall seconds to stream (default: 20)",
     )
     add_kibana_parser(sub, _command)
+    add_recorder_parsers(sub, _command)
     return parser
 
 
@@ -805,6 +807,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
     "bench": cmd_bench,
     "live": cmd_live,
     "kibana": cmd_kibana,
+    "report": cmd_report,
+    "incidents": cmd_incidents,
+    "replay": cmd_replay,
 }
 
 

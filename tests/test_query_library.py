@@ -43,6 +43,31 @@ def store() -> EmbeddedStore:
         },
         doc_id="INC-0042",
     )
+    # A recent incident with its audit trail, for the flight recorder's queries.
+    store.index(
+        "qs-incidents",
+        {
+            "@timestamp": "2026-11-25T13:30:00Z",
+            "opened_at": "2026-11-25T13:30:00Z",
+            "incident_id": "INC-0043",
+            "service": "payment-service",
+            "region": "us-east-1",
+            "kind": "memory_leak",
+            "state": "resolved",
+        },
+        doc_id="INC-0043",
+    )
+    store.index(
+        "qs-agent-decisions",
+        {
+            "@timestamp": "2026-11-25T13:30:00Z",
+            "incident_id": "INC-0043",
+            "agent": "Diplomat",
+            "decision": "approved",
+            "message": "restart approved",
+            "sequence": 1,
+        },
+    )
     store.index(
         "qs-deployments",
         {
@@ -79,6 +104,8 @@ def _value(name: str, start: str, end: str) -> object:
         return "us-east-1"
     if name in {"end", "baseline_end"}:
         return end
+    if name == "incident_id":
+        return "INC-0043"
     if name == "onset":
         return "2026-11-25T13:40:00Z"
     return start

@@ -60,6 +60,7 @@ PARAMS = {
     "region": "eu-west-1",
     "threshold": 90,
     "text": "checkout memory leak",
+    "incident_id": "INC-0001",
 }
 
 

@@ -1,0 +1,94 @@
+"""The flight recorder on a cluster: an incident recorded by a headless run into Elasticsearch
+(the fake one, answering `_query` with the embedded engine over what it received over HTTP) and
+read back by `report`, `incidents` and the replay's loader in fresh processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.recorder.recording import HANG_GUARD_S, clean_env
+from tests.store.fake_es import FakeElasticsearch
+
+API_KEY = "recorder-test-key"
+#: One service, two hosts, a steady leak: the cheapest incident to record.
+SHORT_LEAK = """\
+name = "short-leak"
+description = "One host group leaks memory: a short run for the recorder's cluster test."
+seed = 7
+start = 2026-11-25T14:00:00Z
+history = "40m"
+duration = "15m"
+
+[topology]
+services = ["payment-service"]
+regions = ["us-east-1"]
+hosts_per_region = 2
+
+[[faults]]
+kind = "memory_leak"
+service = "payment-service"
+region = "us-east-1"
+start = "-25m"
+
+[faults.params]
+rate = 0.8
+
+[[expected.incidents]]
+kind = "memory_leak"
+service = "payment-service"
+region = "us-east-1"
+root_cause = "memory_leak"
+actions = ["restart"]
+detect_within = "10m"
+"""
+
+
+def _qs_tui(env: dict[str, str], cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qs_tui", "--env-file", os.devnull, *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+
+
+def test_report_and_incidents_read_an_incident_back_from_a_cluster(tmp_path: Path) -> None:
+    scenario = tmp_path / "short-leak.toml"
+    scenario.write_text(SHORT_LEAK, encoding="utf-8")
+    with FakeElasticsearch(engine=True, require_authorization=f"ApiKey {API_KEY}") as cluster:
+        env = {**clean_env(), "ELASTIC_URL": cluster.url, "ELASTIC_API_KEY": API_KEY}
+        run = _qs_tui(
+            env,
+            tmp_path,
+            "run",
+            "--headless",
+            "--scenario",
+            str(scenario),
+            "--approve",
+            "auto",
+        )
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        report = _qs_tui(
+            env, tmp_path, "report", "INC-0001", "--store", "elastic", "--format", "json"
+        )
+        listing = _qs_tui(env, tmp_path, "incidents", "--store", "elastic", "--format", "json")
+        queries = [r.body for r in cluster.requests_to("POST", "/_query")]
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert data["incident"]["state"] == "resolved"
+    assert data["approval"]["by"] == "--approve auto"
+    assert [t["state"] for t in data["timeline"] if t["state"]][-1] == "resolved"
+    assert data["telemetry_steps"] > 0
+    assert [row["incident_id"] for row in json.loads(listing.stdout)] == ["INC-0001"]
+    # Parameters travel as ES|QL named parameters, never spliced into the query text.
+    recorder = [q for q in queries if q and "incident_id == ?incident_id" in q.get("query", "")]
+    assert recorder and all({"incident_id": "INC-0001"} in q["params"] for q in recorder)
+    assert API_KEY not in report.stdout + report.stderr
