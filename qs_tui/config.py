@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -23,6 +24,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from qs_tui.sim.durations import DurationError, parse_duration
+from qs_tui.store.retention import DEFAULT_RETENTION
 
 #: Prefixes of the variables QuantumState reads; everything else in the environment is ignored.
 SETTING_PREFIXES = ("ELASTIC_", "KIBANA_", "QS_", "SLACK_")
@@ -208,6 +212,24 @@ class Settings(BaseModel):
 
     debug: bool = Field(default=False, alias="QS_DEBUG")
     """Print the traceback of an unexpected error (for a bug report) instead of one line."""
+
+    # -- retention (the embedded store) --
+    retention: timedelta = Field(default=DEFAULT_RETENTION, alias="QS_RETENTION")
+    """How much telemetry the embedded store keeps behind its clock, as scenario durations
+    are written (`24h`, `3d`, `90m`); older metrics and logs are dropped, incidents and the
+    audit trail never are. A cluster keeps what its lifecycle policies say."""
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention_is_a_duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = parse_duration(value)
+            except DurationError as error:
+                raise ValueError(str(error)) from None
+        if isinstance(value, timedelta) and value <= timedelta(0):
+            raise ValueError("must be longer than 0, e.g. 24h")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -70,6 +70,7 @@ from qs_tui.store.base import (
     StoreError,
 )
 from qs_tui.store.persistence import DataDirectory, IndexRecord
+from qs_tui.store.retention import DEFAULT_RETENTION, PRUNE_EVERY, is_telemetry
 from qs_tui.store.templates import INDICES, spec_for
 
 ID = "_id"
@@ -890,8 +891,10 @@ class EmbeddedStore:
 
     Args:
         data_dir: persist indices here (created if missing); `None` keeps them in memory.
-        now: the clock `esql()` uses for `NOW()` when no `now` is passed; UTC wall time if
-            omitted.
+        now: the clock `esql()` uses for `NOW()` when no `now` is passed, and `expire()`
+            when not given an instant; UTC wall time if omitted.
+        retention: how much telemetry `expire()` keeps behind the clock (`QS_RETENTION`);
+            None keeps everything.
 
     Raises:
         StoreError: `data_dir` cannot be opened (in use by another process, unreadable).
@@ -904,8 +907,11 @@ class EmbeddedStore:
         *,
         data_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
+        retention: timedelta | None = DEFAULT_RETENTION,
     ) -> None:
         self._clock = now or (lambda: datetime.now(UTC))
+        self.retention = retention
+        self._expired_at: datetime | None = None
         self._lock = threading.RLock()
         self._tables: dict[str, _Table] = {}
         self._closed = False
@@ -1146,15 +1152,51 @@ class EmbeddedStore:
                 raise
         return batch.frame.height, []
 
-    #: `prune()` is available: the simulator keeps the in-process store's memory bounded.
+    #: `expire()` and `prune()` are available: an in-process store keeps its own window of
+    #: telemetry (a cluster has its lifecycle policies for that).
     supports_prune = True
+
+    def expire(self, now: datetime | None = None, *, keep: timedelta = timedelta(0)) -> int:
+        """Drop telemetry older than `now` minus the retention window.
+
+        Only telemetry data streams are touched (`qs_tui.store.retention.is_telemetry`):
+        incidents, decisions and deployments stay. It runs at most once per `PRUNE_EVERY`
+        of the clock it is given (dropping rewrites an index, and its files when persisted),
+        so the caller may call it on every tick.
+
+        Args:
+            now: the instant the window ends at; the store's clock when omitted. Pass the
+                pipeline's clock when it is not the store's.
+            keep: keep at least this much whatever the retention (the history a simulated run
+                was seeded with stays while it is still the recent past).
+
+        Returns:
+            How many documents were dropped.
+        """
+        if self.retention is None:
+            return 0
+        instant = now if now is not None else self._clock()
+        instant = instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+        with self._lock:
+            self._check_open()
+            last = self._expired_at
+            # A clock that went back (a store reopened by an earlier scenario) prunes anew.
+            if last is not None and last <= instant < last + PRUNE_EVERY:
+                return 0
+            self._expired_at = instant
+            before = instant - max(self.retention, keep)
+            telemetry = [
+                name
+                for name, table in sorted(self._tables.items())
+                if table.data_stream and is_telemetry(name)
+            ]
+            return sum(self.prune(name, before=before) for name in telemetry)
 
     def prune(self, index: str, *, before: datetime) -> int:
         """Delete the documents of `index` whose `@timestamp` is before `before`.
 
-        The embedded store holds everything in memory; a long-running simulated source
-        calls this to keep a window of telemetry (a cluster has ILM for that). With a data
-        directory the index is rewritten (one segment), so call it in coarse steps.
+        `expire()` calls this for each telemetry data stream; with a data directory the index
+        is rewritten (one segment), so call it in coarse steps.
 
         Returns:
             How many documents were removed (0 when the index or its timestamps are absent).
@@ -1173,6 +1215,7 @@ class EmbeddedStore:
             ).to_series()
             removed = int(old.sum())
             if removed:
+                # `filter` copies what is kept: a zero-copy slice would pin the old buffers.
                 kept = frame.filter(~old)
                 self._persist(table, rewrite=kept)
                 table.replace_all(kept)
