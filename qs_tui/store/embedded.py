@@ -730,7 +730,13 @@ def _convert_column(
 
 
 class _Table:
-    """One index in memory: its mapping and the chunks written so far."""
+    """One index in memory: its mapping and the chunks written so far.
+
+    A data stream with a `date` `@timestamp` is kept sorted by it (stably, nulls last), so a
+    query's time window is found by binary search (`IndexData.sorted_by`) and expiring old
+    telemetry cuts from the front: the cost of reading a window does not grow with the
+    history held. Other indices keep their documents in the order they were written.
+    """
 
     def __init__(
         self,
@@ -754,6 +760,17 @@ class _Table:
         }
         self._frame: pl.DataFrame | None = None
         self._newest: Any = None  # newest @timestamp held, once known (see `newest`)
+        self._in_time_order = False  # the chunks, concatenated, are sorted by @timestamp
+
+    def sorts_by_time(self) -> bool:
+        """Whether this table is kept sorted by `@timestamp` (a data stream of dates)."""
+        spec = self.mapping.fields.get(TIMESTAMP)
+        return (
+            self.data_stream
+            and spec is not None
+            and spec.esql_type == T.DATE
+            and TIMESTAMP not in self.multi_valued
+        )
 
     def newest(self) -> Any:
         """The newest `@timestamp` held (None when empty or unknown): lets a data stream
@@ -802,9 +819,20 @@ class _Table:
                 frame = pl.concat(aligned, how="vertical", rechunk=False)
                 if frame.n_chunks() > 16:
                     frame = frame.rechunk()
-                self.chunks = [frame]
+            if self.sorts_by_time() and not self._in_time_order:
+                # Once after a load or an out-of-order write; appends in time order (live
+                # telemetry) keep the order without sorting what is held.
+                if not frame[TIMESTAMP].is_sorted(nulls_last=True):
+                    frame = frame.sort(TIMESTAMP, maintain_order=True, nulls_last=True)
+                self._in_time_order = True
+            self.chunks = [frame]
             self._frame = frame
         return self._frame
+
+    def in_time_order(self) -> bool:
+        """Whether `frame()` is sorted by `@timestamp` (ascending, nulls last)."""
+        self.frame()
+        return self._in_time_order and self.sorts_by_time()
 
     def note_multi_valued(self, chunk: pl.DataFrame) -> None:
         """Remember the fields `chunk` holds as lists: from now on they are list columns."""
@@ -816,6 +844,18 @@ class _Table:
     def add(self, chunk: pl.DataFrame) -> None:
         """Append a converted chunk."""
         self.note_multi_valued(chunk)
+        if self.sorts_by_time() and TIMESTAMP in chunk.columns and chunk.height:
+            timestamps = chunk[TIMESTAMP]
+            if not timestamps.is_sorted(nulls_last=True):
+                chunk = chunk.sort(TIMESTAMP, maintain_order=True, nulls_last=True)
+            newest = self.newest()  # of what is held, before the chunk joins
+            oldest = chunk[TIMESTAMP].min()
+            if (
+                timestamps.null_count()
+                or oldest is None
+                or (newest is not None and oldest < newest)
+            ):
+                self._in_time_order = False  # `frame()` sorts once, at the next read
         self.chunks.append(chunk)
         self._frame = None
         if self._newest is not None and TIMESTAMP in chunk.columns and chunk.height:
@@ -832,6 +872,7 @@ class _Table:
         self.chunks = [frame]
         self._frame = None
         self._newest = None
+        self._in_time_order = False  # checked (and sorted if need be) at the next read
 
     def record(self, segments: list[str]) -> IndexRecord:
         """What the manifest stores for this table."""
@@ -943,6 +984,7 @@ class EmbeddedStore:
                     name=name,
                     frame=self._tables[name].frame(),
                     types=self._tables[name].mapping.types(),
+                    sorted_by=TIMESTAMP if self._tables[name].in_time_order() else None,
                 )
                 for name in names
             ]

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from qs_tui.cli import main
 from qs_tui.clock import ManualClock
 from qs_tui.config import Settings
+from qs_tui.esql import run_query
+from qs_tui.esql.catalog import IndexData
+from qs_tui.esql.timerange import TimeRange
 from qs_tui.sim.cluster import Simulation
 from qs_tui.store.embedded import EmbeddedStore
 from qs_tui.store.factory import open_store
@@ -165,3 +170,144 @@ def test_a_bad_qs_retention_is_a_one_line_error(
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: invalid settings: QS_RETENTION (in the environment): ")
     assert "Traceback" not in err.getvalue()
+
+
+# -- reading a time window of a sorted data stream ------------------------------------------
+
+
+class Unsorted:
+    """The same indices, not marked as sorted: the engine filters every row (the reference)."""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        self.store = store
+
+    def resolve(self, pattern: str) -> list[IndexData]:
+        return [replace(index, sorted_by=None) for index in self.store.resolve(pattern)]
+
+
+class Claimed:
+    """One index whose frame is claimed sorted by `@timestamp`, whether it is or not."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def resolve(self, pattern: str) -> list[IndexData]:
+        types = {"@timestamp": "date", "n": "long"}
+        return [IndexData("t", self.frame, types, sorted_by="@timestamp")]
+
+
+def sample_store() -> EmbeddedStore:
+    """Two hosts every 10 s over two hours, written host by host (so out of time order)."""
+    store = EmbeddedStore(retention=None)
+    store.ensure_templates()
+    for host in ("a-1", "b-1"):
+        store.bulk(
+            METRICS,
+            [
+                metric(T0 + timedelta(seconds=10 * i), host=host) | {"cpu_percent": float(i % 97)}
+                for i in range(720)
+            ],
+        )
+    return store
+
+
+def test_a_data_stream_is_kept_in_time_order() -> None:
+    store = sample_store()
+    (index,) = store.resolve(METRICS)
+    assert index.sorted_by == "@timestamp"
+    assert index.frame["@timestamp"].is_sorted()
+    assert index.frame.height == 1440
+    store.create_index("notes", {"properties": {"@timestamp": {"type": "date"}}})
+    store.bulk("notes", [{"@timestamp": T0 + timedelta(hours=1)}, {"@timestamp": T0}])
+    (notes,) = store.resolve("notes")
+    assert notes.sorted_by is None  # not a data stream: written order is kept
+    assert notes.frame["@timestamp"].to_list()[0] == T0 + timedelta(hours=1)
+
+
+WINDOW_QUERIES = [
+    # The query library's shape: a half-open window from parameters.
+    "FROM qs-metrics | WHERE @timestamp >= TO_DATETIME(?start) AND @timestamp < TO_DATETIME(?end)"
+    " | STATS n = COUNT(*), s = SUM(cpu_percent) BY host | SORT host",
+    # Inclusive and exclusive bounds, both sides, the field on the right.
+    "FROM qs-metrics | WHERE ?start < @timestamp AND TO_DATETIME(?end) >= @timestamp"
+    " | KEEP @timestamp, host, cpu_percent",
+    'FROM qs-metrics | WHERE @timestamp > ?start AND @timestamp <= ?end AND host == "a-1"'
+    " | KEEP @timestamp, cpu_percent",
+    # Two lower bounds: the tighter one wins.
+    "FROM qs-metrics | WHERE @timestamp >= ?start AND @timestamp >= ?end | STATS n = COUNT(*)",
+    # Relative to NOW() (which carries microseconds) and with date arithmetic.
+    "FROM qs-metrics | WHERE @timestamp >= NOW() - 30 minutes | STATS n = COUNT(*)",
+    "FROM qs-metrics | WHERE @timestamp < TO_DATETIME(?start) + 1 minute | STATS n = COUNT(*)",
+    # Not a window: OR, a column on both sides, a warning per row, no WHERE at all.
+    "FROM qs-metrics | WHERE @timestamp < ?start OR cpu_percent > 90 | STATS n = COUNT(*)",
+    "FROM qs-metrics | WHERE @timestamp >= @timestamp | STATS n = COUNT(*)",
+    "FROM qs-metrics | WHERE @timestamp >= ?start AND TO_INTEGER(host) > 0 | STATS n = COUNT(*)",
+    "FROM qs-metrics | SORT @timestamp DESC | LIMIT 3 | KEEP @timestamp, host",
+    # A window that is empty, and one past everything held.
+    "FROM qs-metrics | WHERE @timestamp >= ?end AND @timestamp < ?start | STATS n = COUNT(*)",
+    "FROM qs-metrics, qs-logs METADATA _index | WHERE @timestamp >= ?end"
+    " | STATS n = COUNT(*) BY _index | SORT _index",
+]
+
+
+@pytest.mark.parametrize("query", WINDOW_QUERIES)
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2026-11-25T00:30:00.000Z", "2026-11-25T01:00:00.000Z"),  # on sample instants
+        ("2026-11-25T00:30:05.000Z", "2026-11-25T01:00:05.123Z"),  # between them
+        ("2026-11-24T00:00:00.000Z", "2026-11-26T00:00:00.000Z"),  # everything
+    ],
+)
+def test_reading_a_window_answers_as_filtering_every_row(query: str, start: str, end: str) -> None:
+    store = sample_store()
+    store.bulk(LOGS, [{"@timestamp": T0 + timedelta(minutes=m), "message": "x"} for m in range(90)])
+    now = datetime(2026, 11, 25, 1, 15, 0, 123456, tzinfo=UTC)
+    params = {"start": start, "end": end}
+    windowed = run_query(query, store, params=params, now=now)
+    reference = run_query(query, Unsorted(store), params=params, now=now)
+    assert windowed.columns == reference.columns
+    assert windowed.values == reference.values
+    assert windowed.warnings == reference.warnings
+
+
+def test_only_the_window_of_a_sorted_index_is_read() -> None:
+    """A frame claimed sorted whose last row is early: a full scan finds it, reading only the
+    window (by binary search over the sorted part) does not. So the window is what is read."""
+    instants = [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2), T0]
+    frame = pl.DataFrame(
+        {"@timestamp": instants, "n": [0, 1, 2, 3], "_id": ["0", "1", "2", "3"]},
+        schema={"@timestamp": pl.Datetime("ms", "UTC"), "n": pl.Int64, "_id": pl.String},
+    )
+    query = "FROM t | WHERE @timestamp < ?end | KEEP n"
+    params = {"end": "2026-11-25T00:01:00.000Z"}
+    assert run_query(query, Claimed(frame), params=params).values == [[0]]
+    unsorted = replace(Claimed(frame).resolve("t")[0], sorted_by=None)
+    assert run_query(query, SimpleCatalog(unsorted), params=params).values == [[0], [3]]
+
+
+class SimpleCatalog:
+    def __init__(self, index: IndexData) -> None:
+        self.index = index
+
+    def resolve(self, pattern: str) -> list[IndexData]:
+        return [self.index]
+
+
+def test_time_range_bounds() -> None:
+    start, end = T0, T0 + timedelta(hours=1)
+    frame = pl.DataFrame(
+        {"@timestamp": [T0 + timedelta(minutes=m) for m in range(0, 121, 30)] + [None]},
+        schema={"@timestamp": pl.Datetime("ms", "UTC")},
+    )
+    half_open = TimeRange(start, True, end, False)
+    assert half_open.slice(frame)["@timestamp"].to_list() == [T0, T0 + timedelta(minutes=30)]
+    closed = TimeRange(start, False, end, True)
+    assert closed.slice(frame)["@timestamp"].to_list() == [
+        T0 + timedelta(minutes=30),
+        T0 + timedelta(hours=1),
+    ]
+    assert TimeRange(upper=start).slice(frame).height == 0
+    assert TimeRange(lower=start).slice(frame).height == 5  # the null row is never in range
+    assert half_open.narrowed(">", start) == TimeRange(start, False, end, False)
+    assert half_open.narrowed("<=", end + timedelta(1)) == half_open
