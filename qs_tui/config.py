@@ -25,7 +25,6 @@ from pydantic import (
     model_validator,
 )
 
-from qs_tui.sim.durations import DurationError, parse_duration
 from qs_tui.store.retention import DEFAULT_RETENTION
 
 #: Prefixes of the variables QuantumState reads; everything else in the environment is ignored.
@@ -223,6 +222,9 @@ class Settings(BaseModel):
     @classmethod
     def _retention_is_a_duration(cls, value: Any) -> Any:
         if isinstance(value, str):
+            # Imported here: the agents load the settings and must not load `qs_tui.sim`.
+            from qs_tui.sim.durations import DurationError, parse_duration
+
             try:
                 value = parse_duration(value)
             except DurationError as error:
