@@ -66,16 +66,23 @@ class TimeRange:
         comparison with null is false.
         """
         column = frame.get_column(TIME_FIELD)
-        valid = column.slice(0, frame.height - column.null_count())
+        # Searched as the integers under the dates: polars' search on a zoned datetime
+        # column converts the whole column first, which would cost as much as a scan.
+        valid = column.slice(0, frame.height - column.null_count()).to_physical()
         start, end = 0, valid.len()
         side: Literal["left", "right"]
         if self.lower is not None:
             side = "left" if self.lower_inclusive else "right"
-            start = int(valid.search_sorted(self.lower, side=side))
+            start = int(valid.search_sorted(_physical(self.lower, column.dtype), side=side))
         if self.upper is not None:
             side = "right" if self.upper_inclusive else "left"
-            end = int(valid.search_sorted(self.upper, side=side))
+            end = int(valid.search_sorted(_physical(self.upper, column.dtype), side=side))
         return frame.slice(start, max(0, end - start))
+
+
+def _physical(value: datetime, dtype: pl.DataType) -> int:
+    """`value` as the integer a column of `dtype` stores it as (its unit since the epoch)."""
+    return int(pl.Series([value], dtype=dtype).to_physical().item())
 
 
 def time_range(
