@@ -409,9 +409,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wall seconds to stream (default: 20)",
     )
+    soak = _command(bench_sub, "soak", "many simulated hours at full speed: does anything grow?")
+    soak.add_argument(
+        "--hours",
+        type=_soak_hours,
+        default=24.0,
+        metavar="N",
+        help="simulated hours to play, fractions allowed (default: 24)",
+    )
+    soak.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write the figures to FILE"
+    )
     add_kibana_parser(sub, _command)
     add_recorder_parsers(sub, _command)
     return parser
+
+
+def _soak_hours(text: str) -> float:
+    """`bench soak --hours`: above 0 and at most a scenario's longest span."""
+    from qs_tui.sim.scenario import MAX_SPAN
+
+    value = _positive_float(text)
+    longest = MAX_SPAN.total_seconds() / 3600
+    if not value <= longest:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected at most {longest:g} hours, got {text!r}")
+    return value
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -702,7 +724,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 
         run_tui_bench(services=args.services, regions=args.regions, seconds=args.seconds, out=out)
         return 0
-    raise UsageError("choose a benchmark: qs-tui bench engine|scenarios|tui")
+    if args.bench == "soak":
+        from qs_tui.bench.soak import run_soak_bench
+
+        run_soak_bench(hours=args.hours, json_path=args.json, out=out, err=err)
+        return 0
+    raise UsageError("choose a benchmark: qs-tui bench engine|scenarios|tui|soak")
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:

@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -23,6 +24,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from qs_tui.store.retention import DEFAULT_RETENTION
 
 #: Prefixes of the variables QuantumState reads; everything else in the environment is ignored.
 SETTING_PREFIXES = ("ELASTIC_", "KIBANA_", "QS_", "SLACK_")
@@ -232,6 +235,26 @@ class Settings(BaseModel):
 
     estate_refresh_s: int = Field(default=300, ge=10, alias="QS_ESTATE_REFRESH")
     """Seconds between two discoveries of the live estate (services, regions, hosts)."""
+    # -- retention (the embedded store) --
+    retention: timedelta = Field(default=DEFAULT_RETENTION, alias="QS_RETENTION")
+    """How much telemetry the embedded store keeps behind its clock, as scenario durations
+    are written (`24h`, `3d`, `90m`); older metrics and logs are dropped, incidents and the
+    audit trail never are. A cluster keeps what its lifecycle policies say."""
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention_is_a_duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            # Imported here: the agents load the settings and must not load `qs_tui.sim`.
+            from qs_tui.sim.durations import DurationError, parse_duration
+
+            try:
+                value = parse_duration(value)
+            except DurationError as error:
+                raise ValueError(str(error)) from None
+        if isinstance(value, timedelta) and value <= timedelta(0):
+            raise ValueError("must be longer than 0, e.g. 24h")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -20,11 +20,15 @@ class IndexData:
             (String); metadata columns start with `_` and are not listed in `types`.
         types: the ES|QL type of every field column (see `qs_tui.esql.types`), in mapping
             order. A mapped field with no values is still listed (all nulls in `frame`).
+        sorted_by: a column `frame` is sorted by, ascending with nulls last, or None. An
+            index sorted by `@timestamp` is read only in the window a `WHERE` right after
+            `FROM` asks for (see `qs_tui.esql.timerange`).
     """
 
     name: str
     frame: pl.DataFrame
     types: Mapping[str, str]
+    sorted_by: str | None = None
 
 
 class Catalog(Protocol):

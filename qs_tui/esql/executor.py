@@ -25,10 +25,12 @@ from qs_tui.esql.functions import (
     esql_dtype,
     execution_error,
     is_known_function,
+    is_string,
     unsupported_error,
     where,
 )
 from qs_tui.esql.patterns import dissect_columns, grok_columns
+from qs_tui.esql.timerange import TIME_FIELD, TimeRange, is_time_type, time_range
 from qs_tui.esql.values import frame_to_values
 
 DEFAULT_LIMIT = 1000
@@ -95,6 +97,8 @@ class _Frame:
     multi: set[str] = field(default_factory=set)
     # Failure checks evaluated as hidden per-row columns of `lf`: (check, flag, value).
     pending: list[tuple[Check, str, str]] = field(default_factory=list)
+    # Straight after FROM: how `lf` reads its indices, so a WHERE can read a window of them.
+    scan: _Scan | None = None
 
     def columns(self) -> dict[str, ColumnInfo]:
         return {name: ColumnInfo(kind, name in self.multi) for name, kind in self.types.items()}
@@ -155,6 +159,7 @@ class Executor:
                 )
             self.position = command.pos
             frame = handler(frame, command)
+            frame.scan = None  # only the command right after FROM may narrow the scan
             if isinstance(command, ast.Limit):
                 has_limit = True
         # Plans are lazy: a failure while collecting cannot be traced to one command.
@@ -325,7 +330,7 @@ class Executor:
                     multi.add(name)
         # ES lists an index's fields in alphabetical order; metadata follows as requested.
         ordered = sorted(field_types)
-        parts: list[pl.LazyFrame] = []
+        scan = _Scan()
         for index in indices.values():
             exprs: list[pl.Expr] = []
             for name in ordered:
@@ -338,13 +343,20 @@ class Executor:
             else:
                 exprs.append(pl.lit(None, dtype=pl.String).alias("_id"))
             exprs.append(pl.lit(0.0, dtype=pl.Float64).alias("_score"))
-            parts.append(index.frame.lazy().select(exprs))
-        lf = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
+            sliceable = (
+                index.sorted_by == TIME_FIELD
+                and is_time_type(field_types.get(TIME_FIELD, ""))
+                and TIME_FIELD not in multi
+                and isinstance(schemas[index.name].get(TIME_FIELD), pl.Datetime)
+            )
+            scan.parts.append((index.frame, exprs, sliceable))
         types = {name: field_types[name] for name in ordered}
         for name in command.metadata:
             types.pop(name, None)
             types[name] = METADATA_TYPES[name]
-        return _Frame(lf, types, {name for name in multi if name in types})
+        frame = _Frame(scan.lazy(), types, {name for name in multi if name in types})
+        frame.scan = scan if any(sliceable for _, _, sliceable in scan.parts) else None
+        return frame
 
     def _row(self, command: ast.Row) -> _Frame:
         compiler = ExprCompiler({}, now=self.now)
@@ -367,7 +379,14 @@ class Executor:
 
     def _where(self, frame: _Frame, command: ast.Where) -> _Frame:
         compiler = self._compiler(frame)
-        condition = compiler.condition(self._cast(command.condition, frame.columns()))
+        cast = self._cast(command.condition, frame.columns())
+        condition = compiler.condition(cast)
+        if frame.scan is not None and not compiler.checks:
+            # Rows outside the window cannot pass, and no row's evaluation warns: reading
+            # only the window answers the same (see `qs_tui.esql.timerange`).
+            window = time_range(cast, lambda node: self._constant_instant(frame, node))
+            if window is not None:
+                frame.lf = frame.scan.lazy(window)
         frame.lf = self._bind(frame.lf, compiler)
         if compiler.scores and "_score" in frame.types:
             total = compiler.scores[0]
@@ -378,6 +397,28 @@ class Executor:
         self._settle(frame)
         frame.lf = frame.lf.filter(condition)
         return frame
+
+    def _constant_instant(self, frame: _Frame, node: ast.Expr) -> datetime | None:
+        """`node`'s value when it is a `date` known before reading any row, else None.
+
+        A constant string is read as a date the way a comparison with a date reads it.
+        """
+        compiler = self._compiler(frame)
+        try:
+            value = compiler.compile(node)
+            if value.is_const and is_string(value.type):
+                value = compiler.as_date(value, node)
+        except EsqlError:
+            return None
+        if compiler.checks or compiler.bindings or not value.is_const or value.type != t.DATE:
+            return None
+        try:
+            # The instant as the comparison evaluates it (milliseconds), not the Python
+            # constant (which may carry microseconds, as NOW() does).
+            instant = pl.select(value.expr.cast(esql_dtype(t.DATE))).item()
+        except INTERNAL_ERRORS:
+            return None
+        return instant if isinstance(instant, datetime) else None
 
     def _eval(self, frame: _Frame, command: ast.Eval) -> _Frame:
         for assignment in command.fields:
@@ -763,6 +804,22 @@ class Executor:
         for name in added:
             frame.put(name, lookup.types[name], isinstance(lookup.frame.schema.get(name), pl.List))
         return frame
+
+
+@dataclass
+class _Scan:
+    """What FROM reads: per index its frame, the projection to the query's columns, and
+    whether the frame is sorted by `@timestamp` (so a time window can slice it)."""
+
+    parts: list[tuple[pl.DataFrame, list[pl.Expr], bool]] = field(default_factory=list)
+
+    def lazy(self, window: TimeRange | None = None) -> pl.LazyFrame:
+        """The indices as one lazy frame; sorted ones cut to `window` when given."""
+        frames = [
+            (window.slice(data) if window is not None and sliceable else data).lazy().select(exprs)
+            for data, exprs, sliceable in self.parts
+        ]
+        return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
 
 
 class _Aggregations:

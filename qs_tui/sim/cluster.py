@@ -43,12 +43,6 @@ REGION_ROLLOUT_STEP = timedelta(minutes=10)
 DEFAULT_BATCH_SIZE = 50_000
 #: The document id key both stores read as metadata rather than a field.
 ID = "_id"
-#: Telemetry an in-process store keeps behind the clock by default: the detectors look back
-#: 40 minutes and the war room's charts an hour, so a day is ample, and it bounds memory of a
-#: war room left running (about 21 MB per simulated hour otherwise, forever).
-DEFAULT_RETENTION = timedelta(hours=24)
-#: How often (simulated) old telemetry is pruned: coarse, as pruning rewrites the index.
-PRUNE_EVERY = timedelta(hours=1)
 #: Documents kept for a store that is down, per index; beyond it the oldest are dropped.
 MAX_PENDING_PER_INDEX = 200_000
 
@@ -177,7 +171,6 @@ class Simulation:
         interval_s: int = DEFAULT_INTERVAL_S,
         origin: datetime | None = None,
         healthy_deploys: bool = True,
-        retention: timedelta | None = DEFAULT_RETENTION,
         shape: str = "qs",
     ) -> None:
         """Create a simulation.
@@ -190,9 +183,6 @@ class Simulation:
             interval_s: seconds between metric samples.
             origin: the instant fault offsets count from (default: the clock's now).
             healthy_deploys: whether routine deploys happen on their own.
-            retention: telemetry older than this behind the clock is pruned by `step()` from a
-                store that can prune (the embedded one), never less than the backfilled
-                history; None keeps everything.
             shape: the schema profile whose documents are written (`qs`, `ecs`, `otel`;
                 see `qs_tui.sim.shapes`).
         """
@@ -202,14 +192,12 @@ class Simulation:
         self.interval_s = interval_s
         self.origin = as_utc(origin) if origin is not None else clock.now()
         self.healthy_deploys = healthy_deploys
-        self.retention = retention
         self.backfill_skipped = 0
         self.profile: Profile | None = None
         """The schema profile of the shape this simulation's telemetry is read back through
         (None: the `qs` shape); resuming a backfill reads the store through it."""
         self.dropped = 0
         self._history = timedelta(0)
-        self._pruned_at: datetime | None = None
         self.generator = TelemetryGenerator(self.topology, seed=seed, interval_s=interval_s)
         self.shape = make_shape(
             shape,
@@ -648,18 +636,15 @@ class Simulation:
                 self.dropped += excess
 
     def _prune(self, store: Store, now: datetime) -> None:
-        """Drop telemetry older than the retention window from an in-process store, once per
-        `PRUNE_EVERY` of simulated time (a cluster's own lifecycle policy does this there)."""
-        if self.retention is None or not getattr(store, "supports_prune", False):
+        """Let an in-process store drop telemetry beyond its retention window, on this
+        simulation's clock (which is the pipeline's); a cluster's own lifecycle policy does
+        this there. The store decides what is telemetry, how long it is kept and how often
+        it prunes (`EmbeddedStore.expire`)."""
+        if not getattr(store, "supports_prune", False):
             return
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
-            return
-        self._pruned_at = now
-        # A window at least as long as the backfilled history, so what a run starts with
-        # stays there while it is still the recent past.
-        before = now - max(self.retention, self._history)
-        for index in (METRICS, LOGS):
-            store.prune(index, before=before)  # type: ignore[attr-defined]
+        # At least the backfilled history, so what a run starts with stays while it is
+        # still the recent past.
+        store.expire(now, keep=self._history)  # type: ignore[attr-defined]
 
     def generate(self, until: datetime) -> dict[str, list[dict[str, Any]]]:
         """Generate up to `until` and hand the documents back instead of writing them."""

@@ -70,6 +70,7 @@ from qs_tui.store.base import (
     StoreError,
 )
 from qs_tui.store.persistence import DataDirectory, IndexRecord
+from qs_tui.store.retention import DEFAULT_RETENTION, PRUNE_EVERY, is_telemetry
 from qs_tui.store.templates import INDICES, spec_for
 
 ID = "_id"
@@ -729,7 +730,13 @@ def _convert_column(
 
 
 class _Table:
-    """One index in memory: its mapping and the chunks written so far."""
+    """One index in memory: its mapping and the chunks written so far.
+
+    A data stream with a `date` `@timestamp` is kept sorted by it (stably, nulls last), so a
+    query's time window is found by binary search (`IndexData.sorted_by`) and expiring old
+    telemetry cuts from the front: the cost of reading a window does not grow with the
+    history held. Other indices keep their documents in the order they were written.
+    """
 
     def __init__(
         self,
@@ -753,6 +760,17 @@ class _Table:
         }
         self._frame: pl.DataFrame | None = None
         self._newest: Any = None  # newest @timestamp held, once known (see `newest`)
+        self._in_time_order = False  # the chunks, concatenated, are sorted by @timestamp
+
+    def sorts_by_time(self) -> bool:
+        """Whether this table is kept sorted by `@timestamp` (a data stream of dates)."""
+        spec = self.mapping.fields.get(TIMESTAMP)
+        return (
+            self.data_stream
+            and spec is not None
+            and spec.esql_type == T.DATE
+            and TIMESTAMP not in self.multi_valued
+        )
 
     def newest(self) -> Any:
         """The newest `@timestamp` held (None when empty or unknown): lets a data stream
@@ -801,9 +819,20 @@ class _Table:
                 frame = pl.concat(aligned, how="vertical", rechunk=False)
                 if frame.n_chunks() > 16:
                     frame = frame.rechunk()
-                self.chunks = [frame]
+            if self.sorts_by_time() and not self._in_time_order:
+                # Once after a load or an out-of-order write; appends in time order (live
+                # telemetry) keep the order without sorting what is held.
+                if not frame[TIMESTAMP].is_sorted(nulls_last=True):
+                    frame = frame.sort(TIMESTAMP, maintain_order=True, nulls_last=True)
+                self._in_time_order = True
+            self.chunks = [frame]
             self._frame = frame
         return self._frame
+
+    def in_time_order(self) -> bool:
+        """Whether `frame()` is sorted by `@timestamp` (ascending, nulls last)."""
+        self.frame()
+        return self._in_time_order and self.sorts_by_time()
 
     def note_multi_valued(self, chunk: pl.DataFrame) -> None:
         """Remember the fields `chunk` holds as lists: from now on they are list columns."""
@@ -815,6 +844,18 @@ class _Table:
     def add(self, chunk: pl.DataFrame) -> None:
         """Append a converted chunk."""
         self.note_multi_valued(chunk)
+        if self.sorts_by_time() and TIMESTAMP in chunk.columns and chunk.height:
+            timestamps = chunk[TIMESTAMP]
+            if not timestamps.is_sorted(nulls_last=True):
+                chunk = chunk.sort(TIMESTAMP, maintain_order=True, nulls_last=True)
+            newest = self.newest()  # of what is held, before the chunk joins
+            oldest = chunk[TIMESTAMP].min()
+            if (
+                timestamps.null_count()
+                or oldest is None
+                or (newest is not None and oldest < newest)
+            ):
+                self._in_time_order = False  # `frame()` sorts once, at the next read
         self.chunks.append(chunk)
         self._frame = None
         if self._newest is not None and TIMESTAMP in chunk.columns and chunk.height:
@@ -831,6 +872,7 @@ class _Table:
         self.chunks = [frame]
         self._frame = None
         self._newest = None
+        self._in_time_order = False  # checked (and sorted if need be) at the next read
 
     def record(self, segments: list[str]) -> IndexRecord:
         """What the manifest stores for this table."""
@@ -890,8 +932,10 @@ class EmbeddedStore:
 
     Args:
         data_dir: persist indices here (created if missing); `None` keeps them in memory.
-        now: the clock `esql()` uses for `NOW()` when no `now` is passed; UTC wall time if
-            omitted.
+        now: the clock `esql()` uses for `NOW()` when no `now` is passed, and `expire()`
+            when not given an instant; UTC wall time if omitted.
+        retention: how much telemetry `expire()` keeps behind the clock (`QS_RETENTION`);
+            None keeps everything.
 
     Raises:
         StoreError: `data_dir` cannot be opened (in use by another process, unreadable).
@@ -904,8 +948,11 @@ class EmbeddedStore:
         *,
         data_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
+        retention: timedelta | None = DEFAULT_RETENTION,
     ) -> None:
         self._clock = now or (lambda: datetime.now(UTC))
+        self.retention = retention
+        self._expired_at: datetime | None = None
         self._lock = threading.RLock()
         self._tables: dict[str, _Table] = {}
         self._closed = False
@@ -937,6 +984,7 @@ class EmbeddedStore:
                     name=name,
                     frame=self._tables[name].frame(),
                     types=self._tables[name].mapping.types(),
+                    sorted_by=TIMESTAMP if self._tables[name].in_time_order() else None,
                 )
                 for name in names
             ]
@@ -1146,15 +1194,51 @@ class EmbeddedStore:
                 raise
         return batch.frame.height, []
 
-    #: `prune()` is available: the simulator keeps the in-process store's memory bounded.
+    #: `expire()` and `prune()` are available: an in-process store keeps its own window of
+    #: telemetry (a cluster has its lifecycle policies for that).
     supports_prune = True
+
+    def expire(self, now: datetime | None = None, *, keep: timedelta = timedelta(0)) -> int:
+        """Drop telemetry older than `now` minus the retention window.
+
+        Only telemetry data streams are touched (`qs_tui.store.retention.is_telemetry`):
+        incidents, decisions and deployments stay. It runs at most once per `PRUNE_EVERY`
+        of the clock it is given (dropping rewrites an index, and its files when persisted),
+        so the caller may call it on every tick.
+
+        Args:
+            now: the instant the window ends at; the store's clock when omitted. Pass the
+                pipeline's clock when it is not the store's.
+            keep: keep at least this much whatever the retention (the history a simulated run
+                was seeded with stays while it is still the recent past).
+
+        Returns:
+            How many documents were dropped.
+        """
+        if self.retention is None:
+            return 0
+        instant = now if now is not None else self._clock()
+        instant = instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+        with self._lock:
+            self._check_open()
+            last = self._expired_at
+            # A clock that went back (a store reopened by an earlier scenario) prunes anew.
+            if last is not None and last <= instant < last + PRUNE_EVERY:
+                return 0
+            self._expired_at = instant
+            before = instant - max(self.retention, keep)
+            telemetry = [
+                name
+                for name, table in sorted(self._tables.items())
+                if table.data_stream and is_telemetry(name)
+            ]
+            return sum(self.prune(name, before=before) for name in telemetry)
 
     def prune(self, index: str, *, before: datetime) -> int:
         """Delete the documents of `index` whose `@timestamp` is before `before`.
 
-        The embedded store holds everything in memory; a long-running simulated source
-        calls this to keep a window of telemetry (a cluster has ILM for that). With a data
-        directory the index is rewritten (one segment), so call it in coarse steps.
+        `expire()` calls this for each telemetry data stream; with a data directory the index
+        is rewritten (one segment), so call it in coarse steps.
 
         Returns:
             How many documents were removed (0 when the index or its timestamps are absent).
@@ -1173,6 +1257,7 @@ class EmbeddedStore:
             ).to_series()
             removed = int(old.sum())
             if removed:
+                # `filter` copies what is kept: a zero-copy slice would pin the old buffers.
                 kept = frame.filter(~old)
                 self._persist(table, rewrite=kept)
                 table.replace_all(kept)

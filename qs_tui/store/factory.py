@@ -37,7 +37,7 @@ def open_store(
         # the embedded default never imports the elasticsearch client.
         from qs_tui.store.embedded import EmbeddedStore
 
-        store = EmbeddedStore(data_dir=data_dir or settings.data_dir)
+        store = EmbeddedStore(data_dir=data_dir or settings.data_dir, retention=settings.retention)
         store.ensure_templates()
         return store
     if chosen == "elastic":

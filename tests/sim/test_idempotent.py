@@ -14,11 +14,12 @@ import pytest
 from qs_tui.clock import ManualClock, iso_instant
 from qs_tui.config import Settings
 from qs_tui.doctor import run_doctor
-from qs_tui.sim.cluster import DEFAULT_RETENTION, Simulation
+from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.sim.seed import seed, seed_status
 from qs_tui.store.base import BulkResult, Document, Store, StoreError
 from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.store.retention import DEFAULT_RETENTION
 from qs_tui.store.templates import LOGS, METRICS
 from qs_tui.topology import Topology
 

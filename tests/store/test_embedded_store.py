@@ -427,9 +427,10 @@ def test_bulk_frame_converts_columns_and_reports_bad_rows(store: EmbeddedStore) 
     assert result.written == 2
     assert len(result.errors) == 1 and result.errors[0].startswith("document 2:")
     got = rows(store, METRICS, "@timestamp", "service", "cpu_percent")
+    # A data stream is kept in time order (so time windows are read by binary search).
     assert got == [
-        {"@timestamp": T0, "service": "a", "cpu_percent": 1.0},
         {"@timestamp": datetime(2026, 11, 25, tzinfo=UTC), "service": "b", "cpu_percent": 2.0},
+        {"@timestamp": T0, "service": "a", "cpu_percent": 1.0},
     ]
 
 
