@@ -108,7 +108,7 @@ GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--data-dir", "DIR", "persist the embedded store in DIR (overrides QS_DATA_DIR)"),
 )
 #: What the global options are when given nowhere.
-GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None}
+GLOBAL_DEFAULTS: dict[str, Any] = {"env_file": Path(".env"), "data_dir": None, "profile": None}
 
 
 def _add_global_options(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +118,14 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             flag, type=Path, default=argparse.SUPPRESS, metavar=metavar, help=help_text
         )
+    # Global too, but a name as often as a path: kept a string.
+    parser.add_argument(
+        "--profile",
+        default=argparse.SUPPRESS,
+        metavar="NAME|PATH",
+        help="schema profile the queries read through: qs, ecs, otel or a .toml file "
+        "(overrides QS_PROFILE)",
+    )
 
 
 def _command(
@@ -137,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qs-tui",
         description="QuantumState: an SRE war room in the terminal. Without a command, "
         "opens the war room.",
-        epilog="Options --env-file and --data-dir may come before or after the command. "
+        epilog="Options --env-file, --data-dir and --profile may come before or after the command. "
         "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
         "missed or left open) and 3 (a remediation rejected).",
     )
@@ -704,6 +712,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
         errors.append(LoadError)
     except ImportError:  # pragma: no cover - the loader ships with the package
         pass
+    from qs_tui.profiles import ProfileError
+
+    errors.append(ProfileError)
     try:
         from qs_tui.sim.scenario import ScenarioError
 
@@ -752,6 +763,8 @@ def main(
             print(f"warning: {message}", file=err)
 
         settings = Settings.load(env_file=args.env_file, warn=warn)
+        if args.profile is not None:
+            settings = settings.model_copy(update={"profile": args.profile})
         if args.command is None:
             return _run_tui(
                 settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir}),

@@ -206,6 +206,10 @@ class Settings(BaseModel):
     seed: int = Field(default=7, alias="QS_SEED")
     """Seed for the simulator's randomness, so runs are reproducible."""
 
+    profile: str = Field(default="qs", alias="QS_PROFILE")
+    """Schema profile the queries read through: a built-in (`qs`, `ecs`, `otel`) or a TOML
+    file's path (see the README's "Schema profiles")."""
+
     debug: bool = Field(default=False, alias="QS_DEBUG")
     """Print the traceback of an unexpected error (for a bug report) instead of one line."""
 

@@ -27,6 +27,7 @@ from qs_tui.clock import AcceleratedClock, Clock, ManualClock, iso_instant
 from qs_tui.config import Settings
 from qs_tui.models import ActionKind, Incident, IncidentState
 from qs_tui.notify import Notifier
+from qs_tui.profiles import Profile, ProfileError, load_profile
 from qs_tui.remediation import SimulatedExecutor
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.faults import ALL, FaultKind
@@ -316,6 +317,7 @@ def play_scenario(
     sleep: Callable[[float], None] = time.sleep,
     human_turn: Callable[[], object] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    profile: Profile | None = None,
 ) -> ScenarioRun:
     """Backfill the scenario's history, then run the pipeline over its duration.
 
@@ -335,6 +337,7 @@ def play_scenario(
             is paused meanwhile): the `--approve prompt` questions are asked here, so
             however long a person takes, the incident waits for them.
         progress: called during the backfill with (metric samples done, in total).
+        profile: the schema profile the agents' queries are rendered through (None: `qs`).
     """
     clock: Clock
     manual: ManualClock | None = None
@@ -362,6 +365,7 @@ def play_scenario(
         topology=simulation.topology,
         settings=pipeline_settings,
         notifier=notifier,
+        profile=profile,
     )
     run = ScenarioRun(
         scenario, pipeline, simulation, store, backfill_wall_s=time.monotonic() - started
@@ -702,6 +706,11 @@ def run_headless(
         return EXIT_ERROR
     if settings is None:
         settings = Settings.load()
+    try:
+        profile = load_profile(settings.profile)
+    except ProfileError as error:
+        err.write(f"error: {error}\n")
+        return EXIT_ERROR
     if store is None and (settings.store_kind == "elastic" or settings.data_dir is not None):
         # A cluster, or an embedded store persisted in QS_DATA_DIR / --data-dir: the audit
         # trail must land where the user said, not in a store that vanishes at exit.
@@ -745,6 +754,7 @@ def run_headless(
             notifier=notifier,
             human_turn=human_turn,
             progress=BackfillProgress(err),
+            profile=profile,
         )
     except StoreError as error:
         err.write(f"error: {error}\n")

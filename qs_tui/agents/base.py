@@ -15,7 +15,8 @@ from qs_tui.agents.records import RecordWriter
 from qs_tui.clock import Clock
 from qs_tui.esql.catalog import EsqlResult
 from qs_tui.models import AgentName
-from qs_tui.queries import bind_params, load_query
+from qs_tui.profiles import Profile, query_text
+from qs_tui.queries import bind_params
 from qs_tui.store.base import Store
 from qs_tui.store.templates import DECISIONS
 from qs_tui.topology import Topology
@@ -66,6 +67,8 @@ class AgentContext:
         sink: where events go (TUI, headless printer, tests).
         topology: services, regions, hosts and the dependency graph.
         settings: the pipeline's knobs.
+        profile: the schema profile every telemetry query is rendered through (None: the
+            queries as written, i.e. the `qs` shape).
     """
 
     store: Store
@@ -73,6 +76,7 @@ class AgentContext:
     sink: EventSink
     topology: Topology
     settings: PipelineSettings = field(default_factory=PipelineSettings)
+    profile: Profile | None = None
     _sequence: itertools.count[int] = field(default_factory=itertools.count, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     records: RecordWriter = field(init=False, repr=False)
@@ -157,5 +161,7 @@ class Agent:
         )
 
     def query(self, name: str, **params: Any) -> EsqlResult:
-        """Run `esql/<name>.esql` with named parameters (datetimes go in as ISO strings)."""
-        return self.context.store.esql(load_query(name).text, params=bind_params(params))
+        """Run `esql/<name>.esql`, rendered through the context's schema profile, with named
+        parameters (datetimes go in as ISO strings)."""
+        text = query_text(name, self.context.profile)
+        return self.context.store.esql(text, params=bind_params(params))

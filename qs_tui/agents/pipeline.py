@@ -35,7 +35,7 @@ from qs_tui.models import (
     Plan,
 )
 from qs_tui.notify import Notifier
-from qs_tui.queries import load_query
+from qs_tui.profiles import Profile, query_text
 from qs_tui.remediation.base import RemediationExecutor
 from qs_tui.store.base import DocumentExists, Store, StoreError
 from qs_tui.store.templates import INCIDENTS
@@ -206,6 +206,7 @@ class Pipeline:
         executor: remediation executor; needed unless `crew` is given.
         notifier: the Diplomat's Slack notifier (None: no notifications).
         crew: the agents to drive (default: the real six; tests may pass their own).
+        profile: the schema profile the agents' queries are rendered through (None: `qs`).
     """
 
     def __init__(
@@ -220,6 +221,7 @@ class Pipeline:
         executor: RemediationExecutor | None = None,
         notifier: Notifier | None = None,
         crew: Crew | Callable[[AgentContext], Crew] | None = None,
+        profile: Profile | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -228,7 +230,12 @@ class Pipeline:
         self.topology = topology
         self.settings = settings or PipelineSettings()
         self.context = AgentContext(
-            store=store, clock=clock, sink=sink, topology=topology, settings=self.settings
+            store=store,
+            clock=clock,
+            sink=sink,
+            topology=topology,
+            settings=self.settings,
+            profile=profile,
         )
         if crew is None:
             if executor is None:
@@ -672,7 +679,7 @@ class Pipeline:
         """The highest `INC-n` number in the incidents index: 0 when there is none, None
         when the store cannot say."""
         try:
-            result = self.store.esql(load_query("incident_last_number").text)
+            result = self.store.esql(query_text("incident_last_number", self.context.profile))
         except (StoreError, EsqlError):
             return None
         value = result.values[0][0] if result.values else None

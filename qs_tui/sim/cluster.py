@@ -32,6 +32,7 @@ from qs_tui.store.templates import DEPLOYMENTS, LOGS, METRICS
 from qs_tui.topology import Host, Topology, default_topology, host_name
 
 if TYPE_CHECKING:
+    from qs_tui.profiles import Profile
     from qs_tui.sim.scenario import Scenario
 
 #: Hosts a service may run per region after scale-outs.
@@ -203,6 +204,9 @@ class Simulation:
         self.healthy_deploys = healthy_deploys
         self.retention = retention
         self.backfill_skipped = 0
+        self.profile: Profile | None = None
+        """The schema profile of the shape this simulation's telemetry is read back through
+        (None: the `qs` shape); resuming a backfill reads the store through it."""
         self.dropped = 0
         self._history = timedelta(0)
         self._pruned_at: datetime | None = None
@@ -587,11 +591,12 @@ class Simulation:
         """The instant up to which every host already has its samples in `[start, end]`
         (None when some host has none there, or the store cannot say)."""
         from qs_tui.esql.errors import EsqlError
-        from qs_tui.queries import bind_params, load_query
+        from qs_tui.profiles import query_text
+        from qs_tui.queries import bind_params
 
         try:
             result = store.esql(
-                load_query("metrics_newest_per_host").text,
+                query_text("metrics_newest_per_host", self.profile),
                 params=bind_params({"start": start, "end": end}),
             )
         except (StoreError, EsqlError):

@@ -475,7 +475,11 @@ class WarRoomApp(App[int]):
         services = [(s, r) for s in topology.services for r in topology.regions]
         self.push_screen(
             TimeTravelScreen(
-                self.runtime.store, now=self.clock.now(), onsets=onsets, services=services
+                self.runtime.store,
+                now=self.clock.now(),
+                onsets=onsets,
+                services=services,
+                profile=self.runtime.plan.profile,
             )
         )
 
@@ -581,6 +585,7 @@ def make_app(
     Raises:
         ScenarioError: for an unknown or invalid scenario.
     """
+    from qs_tui.profiles import load_profile
     from qs_tui.sim.scenario import load_scenario
     from qs_tui.ui.runner import DEFAULT_HISTORY
 
@@ -611,6 +616,7 @@ def make_app(
         history=history if history is not None else DEFAULT_HISTORY,
         notifier=notifier,
         approval_monotonic=approval_monotonic,
+        profile=load_profile(settings.profile) if settings is not None else None,
     )
     return WarRoomApp(plan, live=live, speed=chosen_speed)
 

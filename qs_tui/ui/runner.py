@@ -15,7 +15,8 @@ from qs_tui.agents.events import EventSink
 from qs_tui.agents.pipeline import Crew, Pipeline, default_crew
 from qs_tui.clock import AcceleratedClock, Clock, iso_instant
 from qs_tui.config import Settings
-from qs_tui.queries import bind_params, load_query
+from qs_tui.profiles import Profile, query_text
+from qs_tui.queries import bind_params
 from qs_tui.remediation import SimulatedExecutor
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import Scenario
@@ -61,6 +62,7 @@ class RuntimePlan:
         notifier: the Diplomat's Slack notifier (None: no notifications).
         approval_monotonic: the Diplomat's wall clock for approval deadlines (tests pass a
             hand-driven one so a timeout needs no waiting).
+        profile: the schema profile the queries are rendered through (None: `qs`).
     """
 
     scenario: Scenario
@@ -70,6 +72,7 @@ class RuntimePlan:
     history: timedelta = DEFAULT_HISTORY
     notifier: Any = None
     approval_monotonic: Callable[[], float] | None = None
+    profile: Profile | None = None
 
 
 @dataclass
@@ -145,7 +148,7 @@ def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
     was_paused = accelerated is not None and accelerated.paused
     if accelerated is not None:
         accelerated.pause()  # the history is written "as of" the start, however long it takes
-    if _holds_history(store, end=clock.now(), span=history):
+    if _holds_history(store, end=clock.now(), span=history, profile=plan.profile):
         history = timedelta(0)  # a persisted store already has this scenario's past
     else:
         simulation.backfill(store, history)
@@ -161,6 +164,7 @@ def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
         settings=plan.pipeline_settings,
         notifier=plan.notifier,
         crew=_crew_factory(plan, simulation),
+        profile=plan.profile,
     )
     health = store.health()
     return Runtime(
@@ -171,23 +175,29 @@ def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
         health=health,
         history_s=history.total_seconds(),
         setup_s=time.monotonic() - started,
-        recent=recent_history(store, end=clock.now(), span=min(history, SPARK_HISTORY)),
+        recent=recent_history(
+            store, end=clock.now(), span=min(history, SPARK_HISTORY), profile=plan.profile
+        ),
     )
 
 
-def _holds_history(store: Store, *, end: datetime, span: timedelta) -> bool:
+def _holds_history(
+    store: Store, *, end: datetime, span: timedelta, profile: Profile | None = None
+) -> bool:
     """Whether the store already holds metrics for `span` before `end` (a persisted store
     that played this scenario before), so its history is not written twice."""
     if span <= timedelta(0):
         return False
     result = store.esql(
-        load_query("metrics_span").text,
+        query_text("metrics_span", profile),
         params=bind_params({"start": end - span, "end": end}),
     )
     return bool(result.values) and bool(result.values[0][2])
 
 
-def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHistory:
+def recent_history(
+    store: Store, *, end: datetime, span: timedelta, profile: Profile | None = None
+) -> SeriesHistory:
     """Per-minute averages per service and region over `span` before `end`.
 
     Runs `esql/metrics_timeline.esql`; a store that cannot answer yields no history (the
@@ -197,7 +207,7 @@ def recent_history(store: Store, *, end: datetime, span: timedelta) -> SeriesHis
 
     if span <= timedelta(0):
         return {}
-    text = load_query("metrics_timeline").text
+    text = query_text("metrics_timeline", profile)
     params = {
         "start": iso_instant(end - span),
         "end": iso_instant(end),

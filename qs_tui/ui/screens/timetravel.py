@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from qs_tui.esql.errors import EsqlError
-from qs_tui.queries import load_query
+from qs_tui.profiles import Profile, query_text
 from qs_tui.store.base import Store, StoreError
 from qs_tui.ui.screens._format import text
 
@@ -91,7 +91,7 @@ def _number(value: Any) -> float | None:
 
 
 def services_as_of(
-    store: Store, moment: datetime, *, window: timedelta = WINDOW
+    store: Store, moment: datetime, *, window: timedelta = WINDOW, profile: Profile | None = None
 ) -> list[ServiceState]:
     """Each service × region as it was at `moment`, from `esql/metrics_timeline.esql`.
 
@@ -101,9 +101,8 @@ def services_as_of(
     Raises:
         StoreError, EsqlError: when the store cannot answer.
     """
-    query = load_query(QUERY)
     params = {"start": iso(moment - window), "end": iso(moment)}
-    result = store.esql(query.text, params=params)
+    result = store.esql(query_text(QUERY, profile), params=params)
     first: dict[tuple[str, str], dict[str, Any]] = {}
     last: dict[tuple[str, str], dict[str, Any]] = {}
     for record in result.records():
@@ -132,10 +131,10 @@ def services_as_of(
     return states
 
 
-def earliest_metric(store: Store) -> datetime | None:
+def earliest_metric(store: Store, *, profile: Profile | None = None) -> datetime | None:
     """The oldest metric sample's instant (how far back time travel can go)."""
     result = store.esql(
-        load_query("metrics_span").text,
+        query_text("metrics_span", profile),
         params={"start": "1970-01-01T00:00:00.000Z", "end": "9999-12-31T23:59:59.999Z"},
     )
     if not result.values or result.values[0][0] is None:
@@ -155,6 +154,7 @@ class TimeTravelScreen(Screen[None]):
         now: the live clock's instant (the latest moment one can see).
         onsets: `(label, onset)` of each incident, e.g. `("INC-0001 memory leak", …)`.
         services: `(service, region)` pairs in the order the war room lists them.
+        profile: the schema profile the queries are rendered through (None: `qs`).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -226,9 +226,11 @@ class TimeTravelScreen(Screen[None]):
         now: datetime,
         onsets: Sequence[tuple[str, datetime]],
         services: Sequence[tuple[str, str]],
+        profile: Profile | None = None,
     ) -> None:
         super().__init__()
         self.store = store
+        self.profile = profile
         self.now = now
         self.onsets = sorted(onsets, key=lambda pair: pair[1])
         self.services = list(services)
@@ -306,8 +308,10 @@ class TimeTravelScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="time-travel", exit_on_error=False)
     def _load(self, moment: datetime, *, need_bounds: bool) -> None:
         try:
-            earliest = earliest_metric(self.store) if need_bounds else self.earliest
-            states = services_as_of(self.store, moment)
+            earliest = (
+                earliest_metric(self.store, profile=self.profile) if need_bounds else self.earliest
+            )
+            states = services_as_of(self.store, moment, profile=self.profile)
         except (StoreError, EsqlError) as error:
             # Shown in the status line; the screen stays usable.
             self.post_message(self.Failed(moment, str(error).splitlines()[0]))
