@@ -289,14 +289,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the store to write (default: QS_STORE, or elastic when a cluster is configured)",
     )
-    # The simulator writes a built-in profile's shape (a custom profile has no simulator).
-    seed.add_argument(
-        "--profile",
-        choices=SIMULATED_SHAPES,
-        default="qs",
-        help="whose shape the telemetry takes: qs (default), ecs (Elastic Agent + APM + ECS "
-        "logs) or otel (OpenTelemetry as Elasticsearch 9 stores it)",
-    )
 
     _command(sub, "doctor", "check configuration, connectivity, version and templates")
 
@@ -335,13 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_argument(
         "--json", type=Path, default=None, metavar="FILE", help="also write the results to FILE"
     )
-    scenarios.add_argument(
-        "--profile",
-        choices=SIMULATED_SHAPES,
-        default="qs",
-        help="write the telemetry in this profile's shape and read it back through the "
-        "profile: qs (default), ecs or otel",
-    )
+
     tui = _command(bench_sub, "tui", "the war room streaming a large estate: CPU and latency")
     tui.add_argument(
         "--services",
@@ -552,6 +538,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
     scenario = load_scenario(args.scenario or args.top_scenario or settings.scenario)
     history = parse_duration(args.history) if args.history else None
+    shape = _simulated_shape(settings.profile, "seed")
     kind = args.store or settings.store_kind
     data_dir = args.data_dir or settings.data_dir
     if kind == "embedded" and data_dir is None:
@@ -574,17 +561,25 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
             def report(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            counts = seed(
-                store, scenario, history=history, progress=report, shape=args.profile
-            )
+            counts = seed(store, scenario, history=history, progress=report, shape=shape)
     finally:
         store.close()
     total = sum(counts.values())
-    shape = "" if args.profile == "qs" else f" in the {args.profile} shape"
-    print(f"seeded scenario {scenario.name}{shape}: {total:,} documents", file=out)
+    shaped = "" if shape == "qs" else f" in the {shape} shape"
+    print(f"seeded scenario {scenario.name}{shaped}: {total:,} documents", file=out)
     for index, count in sorted(counts.items()):
         print(f"  {index:<22} {count:>10,}", file=out)
     return 0
+
+
+def _simulated_shape(profile: str, command: str) -> str:
+    """The built-in profile whose shape the simulator writes for `command` (`--profile`)."""
+    if profile not in SIMULATED_SHAPES:
+        raise UsageError(
+            f"{command} --profile: the simulator writes the shapes of the built-in profiles "
+            f"{', '.join(SIMULATED_SHAPES)}, not {profile!r}"
+        )
+    return profile
 
 
 def _console(stream: TextIO) -> Any:
@@ -613,7 +608,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
         from qs_tui.bench.scenarios import run_scenario_bench
 
         run_scenario_bench(
-            directory=args.dir, json_path=args.json, out=out, profile=args.profile
+            directory=args.dir,
+            json_path=args.json,
+            out=out,
+            profile=_simulated_shape(settings.profile, "bench scenarios"),
         )
         return 0
     if args.bench == "tui":

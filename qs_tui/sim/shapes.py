@@ -39,6 +39,13 @@ Batch = dict[str, list[Document]]
 ID = "_id"
 
 
+def _keep_id(source: Mapping[str, Any], document: Document) -> None:
+    """Carry the canonical document's id over (lines written by actions have none: the store
+    gives them one, as it does in the qs shape)."""
+    if ID in source:
+        document[ID] = source[ID]
+
+
 class ShapeError(ValueError):
     """A shape that does not exist, or a simulation it cannot represent."""
 
@@ -220,11 +227,11 @@ class EcsShape(_ProfileShape):
 
     def _log(self, line: Document) -> tuple[str, Document]:
         document = self._common(line, "generic", "logs") | {
-            ID: line[ID],
             "log.level": line["level"],
             "message": line["message"],
             "trace.id": line.get("trace_id"),
         }
+        _keep_id(line, document)
         if line.get("error_code") is not None:
             document["error.code"] = line["error_code"]
         return T.ECS_LOGS, document
@@ -319,11 +326,11 @@ class OtelShape(_ProfileShape):
 
     def _log(self, line: Document) -> tuple[str, Document]:
         document = self._resource(line, "generic.otel", "logs") | {
-            ID: line[ID],
             "severity_text": line["level"],
             "body.text": line["message"],
             "trace_id": line.get("trace_id"),
         }
+        _keep_id(line, document)
         if line.get("error_code") is not None:
             document["attributes.error.type"] = line["error_code"]
         return T.OTEL_LOGS, document
