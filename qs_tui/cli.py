@@ -567,8 +567,9 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     total = sum(counts.values())
     shaped = "" if shape == "qs" else f" in the {shape} shape"
     print(f"seeded scenario {scenario.name}{shaped}: {total:,} documents", file=out)
+    width = max([22, *map(len, counts)])
     for index, count in sorted(counts.items()):
-        print(f"  {index:<22} {count:>10,}", file=out)
+        print(f"  {index:<{width}} {count:>10,}", file=out)
     return 0
 
 

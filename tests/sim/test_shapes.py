@@ -3,12 +3,16 @@ written in a shape reads back through that profile as the same values."""
 
 from __future__ import annotations
 
+import io
 import math
+import os
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from qs_tui.cli import main
 from qs_tui.clock import FrozenClock
 from qs_tui.profiles import load_profile
 from qs_tui.profiles.render import render_query
@@ -254,3 +258,34 @@ def test_a_deploy_reads_back_as_the_first_appearance_of_its_version(shape: str) 
     ((shaped_version, shaped_region, first_seen),) = found[shape]
     assert (shaped_version, shaped_region) == (version, region) == ("2.4.0", "us-east-1")
     assert timedelta(0) <= first_seen - deployed_at < timedelta(seconds=10)
+
+
+@pytest.fixture
+def _embedded_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ELASTIC_URL", "ELASTIC_CLOUD_ID", "QS_STORE", "QS_DATA_DIR", "QS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("_embedded_only")
+def test_seed_profile_writes_the_shape_from_the_command_line() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--env-file", os.devnull, "seed", "--scenario", "memory-leak", "--history", "2m"]
+    status = main([*argv, "--profile", "ecs"], out=out, err=err)
+    assert status == 0, err.getvalue()
+    text = out.getvalue()
+    assert text.startswith("seeded scenario memory-leak in the ecs shape:")
+    for index in (T.ECS_CPU, T.ECS_MEMORY, T.ECS_FILESYSTEM, T.ECS_TRACES, T.ECS_LOGS):
+        assert f"  {index} " in text
+
+
+@pytest.mark.usefixtures("_embedded_only")
+def test_seed_refuses_a_profile_it_cannot_simulate(tmp_path: Path) -> None:
+    custom = tmp_path / "mine.toml"
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--env-file", os.devnull, "seed", "--history", "1m", "--profile", str(custom)]
+    assert main(argv, out=out, err=err) == 1
+    assert err.getvalue().splitlines()[-1] == (
+        "error: seed --profile: the simulator writes the shapes of the built-in profiles "
+        f"qs, ecs, otel, not {str(custom)!r}"
+    )
+    assert out.getvalue() == ""
