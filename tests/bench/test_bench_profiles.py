@@ -17,6 +17,8 @@ import pytest
 from qs_tui.bench.scenarios import run_scenario_bench
 from qs_tui.sim.scenario import SCENARIO_DIR, load_scenario
 
+pytestmark = pytest.mark.slow
+
 SCENARIOS = ("bad-deploy", "cascade", "memory-leak")
 #: What must be identical per expected incident (MTTR is compared within one interval).
 SAME = (
