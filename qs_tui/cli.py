@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qs-tui",
         description="QuantumState: an SRE war room in the terminal. Without a command, "
         "opens the war room.",
-        epilog="Options --env-file, --data-dir and --profile may come before or after the command. "
+        epilog="Options --env-file, --data-dir, --profile: before or after the command. "
         "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
         "missed or left open) and 3 (a remediation rejected).",
     )
@@ -291,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _command(sub, "doctor", "check configuration, connectivity, version and templates")
+
+    queries = _command(
+        sub, "queries", "print the exact ES|QL each query becomes for a schema profile"
+    )
+    queries.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write one <query>.esql file per query into DIR instead of printing them",
+    )
 
     bench = _command(sub, "bench", "benchmarks: the engine, the agents on scenarios, the TUI")
     bench_sub = bench.add_subparsers(
@@ -595,7 +606,23 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
-    return run_doctor(settings, out=out)
+    # The profile's coverage is checked when one is chosen (--profile or QS_PROFILE).
+    chosen = args.profile is not None or "profile" in settings.model_fields_set
+    return run_doctor(settings, out=out, profile=settings.profile if chosen else None)
+
+
+def cmd_queries(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """`qs-tui queries [--profile NAME] [--out DIR]`: the rendered query library."""
+    from qs_tui.profiles import load_profile
+    from qs_tui.profiles.commands import print_queries, write_queries
+
+    profile = load_profile(settings.profile)
+    if args.out is None:
+        print_queries(profile, out=out)
+        return 0
+    written = write_queries(profile, args.out)
+    print(f"wrote {len(written)} queries for profile {profile.name} to {args.out}", file=out)
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -696,6 +723,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, TextIO, TextIO], int
     "esql": cmd_esql,
     "seed": cmd_seed,
     "doctor": cmd_doctor,
+    "queries": cmd_queries,
     "bench": cmd_bench,
     "live": cmd_live,
     "kibana": cmd_kibana,

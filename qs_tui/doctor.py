@@ -51,10 +51,12 @@ class Check:
         return f"{text} — fix: {self.fix}" if self.fix else text
 
 
-def run_doctor(settings: Settings, *, out: TextIO) -> int:
+def run_doctor(settings: Settings, *, out: TextIO, profile: str | None = None) -> int:
     """Run every check for the configured store, printing one line per check to `out`.
 
-    Secrets are never printed: only whether they are set.
+    Secrets are never printed: only whether they are set. With `profile` (a schema profile's
+    name or path), the checks end with its coverage: which mapped indices and fields the
+    store holds, and which signals and detectors are therefore available.
 
     Returns:
         1 when any check failed, 0 otherwise (warnings do not fail).
@@ -62,6 +64,8 @@ def run_doctor(settings: Settings, *, out: TextIO) -> int:
     kind = settings.store_kind
     store_checks = _elastic_checks(settings) if kind == "elastic" else _embedded_checks(settings)
     checks = chain(store_checks, _library_checks(settings))
+    if profile is not None:
+        checks = chain(checks, _profile_checks(settings, profile))
     failed = False
     for check in checks:
         print(check.line(), file=out, flush=True)
@@ -149,6 +153,33 @@ def scenario_checks(folder: DataFolder, *, configured: str) -> Iterator[Check]:
                 f"QS_SCENARIO={configured}: {str(error).removeprefix('scenario: ')}",
                 "set QS_SCENARIO to a shipped scenario's name or a TOML file",
             )
+
+
+# -- schema profile ---------------------------------------------------------------------------
+
+
+def _profile_checks(settings: Settings, name: str) -> Iterator[Check]:
+    """The coverage of schema profile `name` on the configured store."""
+    from qs_tui.profiles import ProfileError, load_profile
+    from qs_tui.profiles.coverage import profile_coverage
+    from qs_tui.store.factory import open_store
+
+    try:
+        profile = load_profile(name)
+    except ProfileError as error:
+        yield Check("FAIL", "profile", str(error), "fix the profile file or choose a built-in")
+        return
+    try:
+        store = open_store(settings)
+    except StoreError as error:
+        yield Check("FAIL", "profile", f"cannot open the store: {error}")
+        return
+    try:
+        yield from profile_coverage(profile, store)
+    except StoreError as error:
+        yield Check("FAIL", "profile", f"cannot read the mappings: {error}")
+    finally:
+        store.close()
 
 
 # -- embedded -------------------------------------------------------------------------------

@@ -46,10 +46,11 @@ class ProfileError(Exception):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
-        where = str(path) if path is not None else "profile"
+        where = str(path) if path is not None else ""
         if line is not None:
             where += f":{line}"
-        super().__init__(f"{where}: " + (f"{field}: " if field else "") + message)
+        prefix = (f"{where}: " if where else "") + (f"{field}: " if field else "")
+        super().__init__(prefix + message)
         self.path = path
         self.line = line
         self.field = field
@@ -70,7 +71,10 @@ def load_profile(name_or_path: str | Path) -> Profile:
     path = Path(name_or_path)
     if not (text_name.endswith(".toml") or path.is_file()):
         known = ", ".join(BUILTIN_PROFILES)
-        raise ProfileError(f"unknown profile {text_name!r}; built-in: {known}, or a .toml path")
+        raise ProfileError(
+            f"unknown schema profile {text_name!r}: give a built-in one ({known}) "
+            "or a profile TOML file's path"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

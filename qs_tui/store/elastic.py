@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
@@ -529,6 +529,26 @@ class ElasticStore:
             str(item["name"]): dict(item.get("index_template", {}))
             for item in body.get("index_templates", [])
         }
+
+    def field_caps(self, indices: Sequence[str], fields: Sequence[str]) -> dict[str, Any]:
+        """The field capabilities of `fields` across `indices` (`POST <indices>/_field_caps`;
+        Elastic's reference, "Field capabilities API"); patterns that match nothing are
+        skipped, fields mapped nowhere are left out of the answer.
+
+        Raises:
+            StoreError: the capabilities could not be read.
+        """
+        try:
+            return dict(
+                self._client.field_caps(
+                    index=list(indices),
+                    fields=list(fields),
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
+                ).body
+            )
+        except Exception as error:  # translated at the boundary
+            self._raise(error, action=f"read field capabilities of {', '.join(indices)}")
 
     def document_count(self, index: str) -> int | None:
         """How many documents `index` holds, or None when it does not exist.

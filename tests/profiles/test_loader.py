@@ -113,7 +113,7 @@ def test_bad_toml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_an_unknown_name_lists_the_builtins() -> None:
-    with pytest.raises(ProfileError, match=r"unknown profile 'nope'; built-in: .*qs"):
+    with pytest.raises(ProfileError, match=r"^unknown schema profile 'nope': give a built-in .*qs"):
         load_profile("nope")
 
 

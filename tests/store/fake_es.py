@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import ssl
@@ -102,6 +103,8 @@ class FakeElasticsearch:
         self.documents: dict[str, list[dict[str, Any]]] = {}
         self.templates: dict[str, dict[str, Any]] = {}
         self.indices: set[str] = set()
+        #: The `_field_caps` answer over every index (`load_fixture("field_caps_….json")`).
+        self.field_caps: dict[str, Any] = {"indices": [], "fields": {}}
         self._scripted: deque[_Scripted] = deque()
         self._lock = threading.Lock()
         self._next_id = 0
@@ -349,6 +352,8 @@ class FakeElasticsearch:
             return 200, load_fixture("refresh.json"), []
         if len(segments) == 2 and segments[1] == "_count":
             return self._count(segments[0])
+        if segments[-1:] == ["_field_caps"] and method in ("GET", "POST"):
+            return self._field_caps(segments[0] if len(segments) == 2 else "*", request)
         reason = f"no handler found for uri [{path}] and method [{method}]"
         return 400, {"error": reason}, []
 
@@ -462,6 +467,39 @@ class FakeElasticsearch:
         self.documents.setdefault(index, []).append(document)
         self.indices.add(index)
         return 201, load_fixture("index_document.json") | {"_index": index, "_id": doc_id}
+
+    def _field_caps(
+        self, target: str, request: RecordedRequest
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        """`<target>/_field_caps` from `self.field_caps` (a full answer over every index).
+
+        Shaped as Elasticsearch documents it: only the matched indices, only the requested
+        fields mapped in one of them, and per type an `indices` list only when the field's
+        types differ between them. Fields come from the query string or the body (the
+        Python client sends them in the body).
+        """
+        body = request.body if isinstance(request.body, dict) else {}
+        wanted = body.get("fields") or request.query.get("fields", "*").split(",")
+        patterns = target.split(",")
+        indices = [
+            name
+            for name in self.field_caps.get("indices", [])
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+        ]
+        fields: dict[str, Any] = {}
+        for name, by_type in self.field_caps.get("fields", {}).items():
+            if not any(fnmatch.fnmatchcase(name, pattern) for pattern in wanted):
+                continue
+            kept = {}
+            for kind, caps in by_type.items():
+                where = [i for i in caps.get("indices", self.field_caps["indices"]) if i in indices]
+                if where:
+                    kept[kind] = {**caps, "indices": where}
+            if len(kept) == 1:
+                next(iter(kept.values())).pop("indices")
+            if kept:
+                fields[name] = kept
+        return 200, {"indices": indices, "fields": fields}, []
 
     def _count(self, index: str) -> tuple[int, Any, list[tuple[str, str]]]:
         if index not in self.indices:
