@@ -663,8 +663,9 @@ class Simulation:
         # A window at least as long as the backfilled history, so what a run starts with
         # stays there while it is still the recent past.
         before = now - max(self.retention, self._history)
-        for index in (METRICS, LOGS):
-            store.prune(index, before=before)  # type: ignore[attr-defined]
+        for index in self.shape.indices:
+            if index != DEPLOYMENTS:  # deployments are history, not telemetry: kept
+                store.prune(index, before=before)  # type: ignore[attr-defined]
 
     def generate(self, until: datetime) -> dict[str, list[dict[str, Any]]]:
         """Generate up to `until` and hand the documents back instead of writing them."""

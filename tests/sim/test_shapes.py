@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from qs_tui.cli import main
-from qs_tui.clock import FrozenClock
+from qs_tui.clock import FrozenClock, ManualClock
 from qs_tui.profiles import load_profile
 from qs_tui.profiles.render import render_query
 from qs_tui.queries import QueryFile, bind_params, load_query
@@ -289,3 +289,17 @@ def test_seed_refuses_a_profile_it_cannot_simulate(tmp_path: Path) -> None:
         f"qs, ecs, otel, not {str(custom)!r}"
     )
     assert out.getvalue() == ""
+
+
+def test_retention_prunes_the_shapes_telemetry() -> None:
+    """Old ECS documents leave the in-process store as old qs samples do."""
+    clock = ManualClock(START)
+    simulation = Simulation(clock=clock, shape="ecs", retention=timedelta(minutes=20))
+    store = EmbeddedStore(now=clock.now)
+    simulation.backfill(store, timedelta(minutes=10))
+    clock.advance(40 * 60)
+    simulation.step(store)
+    oldest = store.esql(f"FROM {T.ECS_CPU}, {T.ECS_TRACES} | STATS oldest = MIN(@timestamp)")
+    (row,) = oldest.records()
+    # Pruned to the last 20 minutes (the retention) behind the clock.
+    assert datetime.fromisoformat(row["oldest"]) >= START + timedelta(minutes=20)
