@@ -32,7 +32,7 @@ from qs_tui.remediation import SimulatedExecutor
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.faults import ALL, FaultKind
 from qs_tui.sim.scenario import ExpectedIncident, Scenario, ScenarioError, load_scenario
-from qs_tui.sim.shapes import SHAPES
+from qs_tui.sim.shapes import simulated_shape
 from qs_tui.store.base import Store, StoreError
 from qs_tui.topology import Topology
 
@@ -303,14 +303,6 @@ def quiet_stop(scenario: Scenario, topology: Topology) -> Callable[[Pipeline], b
         return (pipeline.clock.now() - last_closed).total_seconds() >= QUIET_S
 
     return done
-
-
-def simulated_shape(profile: Profile | None) -> str:
-    """The shape the simulator writes so that `profile` reads it: a built-in profile's own
-    (`qs`, `ecs`, `otel`), else `qs`."""
-    if profile is not None and profile.path is None and profile.name in SHAPES:
-        return profile.name
-    return "qs"
 
 
 def play_scenario(

@@ -23,9 +23,12 @@ interval again lands on the same ids, as with the `qs` shape.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qs_tui.store import templates as T
+
+if TYPE_CHECKING:
+    from qs_tui.profiles import Profile
 
 #: The shapes the simulator can write (the built-in profiles).
 SHAPES: tuple[str, ...] = ("qs", "ecs", "otel")
@@ -336,6 +339,14 @@ class OtelShape(_ProfileShape):
         return T.OTEL_LOGS, document
 
 
+def simulated_shape(profile: Profile | None) -> str:
+    """The shape the simulator writes so that `profile` reads it: a built-in profile's own
+    (`qs`, `ecs`, `otel`), else `qs` (a custom profile has no simulated shape)."""
+    if profile is not None and profile.path is None and profile.name in SHAPES:
+        return profile.name
+    return "qs"
+
+
 _BY_NAME: dict[str, type[Shape]] = {"qs": QsShape, "ecs": EcsShape, "otel": OtelShape}
 
 
@@ -363,4 +374,5 @@ __all__ = [
     "Shape",
     "ShapeError",
     "make_shape",
+    "simulated_shape",
 ]

@@ -20,6 +20,7 @@ from qs_tui.queries import bind_params
 from qs_tui.remediation import SimulatedExecutor
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import Scenario
+from qs_tui.sim.shapes import simulated_shape
 from qs_tui.store.base import Health, Store
 
 #: History written before the live part: enough for the detectors' baseline and window
@@ -142,7 +143,9 @@ def build_runtime(plan: RuntimePlan, sink: EventSink) -> Runtime:
 
         store = EmbeddedStore(now=clock.now)
     store.ensure_templates()
-    simulation = Simulation.from_scenario(scenario, clock=clock)
+    simulation = Simulation.from_scenario(
+        scenario, clock=clock, shape=simulated_shape(plan.profile)
+    )
     history = min(plan.history, scenario.history_span)
     accelerated = clock if isinstance(clock, AcceleratedClock) else None
     was_paused = accelerated is not None and accelerated.paused

@@ -20,7 +20,7 @@ from qs_tui.queries import QueryFile, bind_params, load_query
 from qs_tui.sim.cluster import Simulation
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.sim.seed import seed
-from qs_tui.sim.shapes import ShapeError, make_shape
+from qs_tui.sim.shapes import ShapeError, make_shape, simulated_shape
 from qs_tui.store import templates as T
 from qs_tui.store.embedded import EmbeddedStore
 from tests.sim.conftest import START
@@ -303,3 +303,19 @@ def test_retention_prunes_the_shapes_telemetry() -> None:
     (row,) = oldest.records()
     # Pruned to the last 20 minutes (the retention) behind the clock.
     assert datetime.fromisoformat(row["oldest"]) >= START + timedelta(minutes=20)
+
+
+def test_the_simulator_writes_the_shape_its_readers_expect(tmp_path: Path) -> None:
+    assert [simulated_shape(load_profile(name)) for name in ("qs", "ecs", "otel")] == [
+        "qs",
+        "ecs",
+        "otel",
+    ]
+    assert simulated_shape(None) == "qs"
+    # A custom profile, even one named like a built-in, has no simulated shape of its own.
+    custom = tmp_path / "ecs.toml"
+    custom.write_text(
+        'name = "ecs"\n[metrics]\nindices = ["m-*"]\nservice = "s"\nregion = "r"\nhost = "h"\n',
+        encoding="utf-8",
+    )
+    assert simulated_shape(load_profile(custom)) == "qs"
