@@ -17,7 +17,8 @@ that profile gives the same canonical sample:
 - `qs`: unchanged.
 
 Ids are deterministic (the canonical document's id plus what the document is), so writing an
-interval again lands on the same ids, as with the `qs` shape.
+interval again lands on the same ids, as with the `qs` shape; OTel host metrics carry none, as
+a time series data stream makes its own from the dimensions and the timestamp.
 """
 
 from __future__ import annotations
@@ -273,12 +274,14 @@ class OtelShape(_ProfileShape):
         scraper += "hostmetricsreceiver/internal/scraper/"
         succeeded, failed = self._requests(sample)
         duration_ns = round(float(sample["latency_p95_ms"]) * 1000) * 1000
+        # No `_id` on host metrics: Elasticsearch 9 keeps `metrics-*.otel-*` as time series
+        # data streams, which refuse a client's id and derive one from the dimensions and the
+        # timestamp instead (so a re-written interval is still stored once there).
         documents: list[tuple[str, Document]] = [
             (
                 T.OTEL_HOSTMETRICS,
                 host
                 | {
-                    ID: f"{base}/system.cpu.utilization",
                     "scope.name": scraper + "cpuscraper",
                     "unit": "1",
                     "attributes.state": "idle",
@@ -289,7 +292,6 @@ class OtelShape(_ProfileShape):
                 T.OTEL_HOSTMETRICS,
                 host
                 | {
-                    ID: f"{base}/system.memory.utilization",
                     "scope.name": scraper + "memoryscraper",
                     "unit": "1",
                     "attributes.state": "used",
@@ -300,7 +302,6 @@ class OtelShape(_ProfileShape):
                 T.OTEL_HOSTMETRICS,
                 host
                 | {
-                    ID: f"{base}/system.filesystem.utilization",
                     "scope.name": scraper + "filesystemscraper",
                     "unit": "1",
                     "attributes.mountpoint": "/",
