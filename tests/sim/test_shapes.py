@@ -321,3 +321,28 @@ def test_the_simulator_writes_the_shape_its_readers_expect(tmp_path: Path) -> No
         encoding="utf-8",
     )
     assert simulated_shape(load_profile(custom)) == "qs"
+
+
+@pytest.mark.parametrize("shape", ["ecs", "otel"])
+def test_a_drained_host_reads_back_as_serving_nothing_and_failing_nothing(shape: str) -> None:
+    """After a failover a region's hosts serve no requests: the qs shape stores an error rate
+    of 0 for them, and so must the profile (transactions that stand for no requests)."""
+    values = {}
+    for name in ("qs", shape):
+        clock = ManualClock(START)
+        simulation = Simulation(clock=clock, shape=name)
+        store = EmbeddedStore(now=clock.now)
+        store.ensure_templates()
+        simulation.backfill(store, timedelta(minutes=1))
+        assert simulation.apply_action("failover", "api-gateway", "us-east-1").ok
+        clock.advance(60)
+        simulation.step(store)
+        text = READ_SAMPLES.text if name == "qs" else render_query(READ_SAMPLES, load_profile(name))
+        params = bind_params({"start": START + timedelta(seconds=30), "end": clock.now()})
+        values[name] = [
+            (r["host"], r["requests_per_s"], r["error_rate"])
+            for r in store.esql(text, params=params).records()
+            if r["service"] == "api-gateway" and r["region"] == "us-east-1"
+        ]
+    assert values["qs"] and all(rps == 0.0 and rate == 0.0 for _, rps, rate in values["qs"])
+    assert values[shape] == values["qs"]
