@@ -171,6 +171,16 @@ def test_the_wheel_carries_the_queries_and_the_scenarios(installed: Install) -> 
     assert Path(where.stdout.strip()).is_relative_to(installed.site_packages)
 
 
+def test_the_wheel_carries_the_builtin_schema_profiles(installed: Install) -> None:
+    shipped = installed.site_packages / "qs_tui" / "profiles" / "builtin"
+    assert sorted(p.name for p in shipped.glob("*.toml")) == sorted(
+        p.name for p in (REPO / "qs_tui" / "profiles" / "builtin").glob("*.toml")
+    )
+    result = installed.run("queries", "--profile", "qs")
+    assert "// ===== memory_leak.esql (profile qs) =====\n" in result.stdout
+    assert (REPO / "esql" / "memory_leak.esql").read_text(encoding="utf-8") in result.stdout
+
+
 def test_the_headless_pipeline_runs_the_default_scenario(installed: Install) -> None:
     result = installed.run("run", "--headless", "--approve", "auto")
     assert "expected memory_leak on payment-service/us-east-1: found as INC-" in result.stdout

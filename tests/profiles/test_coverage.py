@@ -121,3 +121,10 @@ def test_doctor_without_a_chosen_profile_prints_no_coverage(
     main(["doctor", "--profile", "qs"], out=out, err=io.StringIO())
     # The embedded store maps QuantumState's own indices as soon as it opens.
     assert "ok    coverage: 6 of 6 signals, 6 of 6 detectors available" in out.getvalue()
+
+
+def test_every_detector_signal_has_a_canonical_column() -> None:
+    from qs_tui.agents.detectors import Signal
+    from qs_tui.profiles import SIGNAL_COLUMNS, SIGNAL_LABELS
+
+    assert {signal.value for signal in Signal} == set(SIGNAL_COLUMNS) == set(SIGNAL_LABELS)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qs_tui.profiles import BUILTIN_PROFILES, ProfileError, load_profile
+from qs_tui.profiles import BUILTIN_PROFILES, ProfileError, load_profile, parse_profile
 from qs_tui.profiles.model import METRIC_COLUMNS
 
 GOOD = """\
@@ -120,3 +120,11 @@ def test_an_unknown_name_lists_the_builtins() -> None:
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match=r"missing.toml: cannot read: No such file"):
         load_profile(tmp_path / "missing.toml")
+
+
+def test_the_readme_example_is_the_tested_shop_profile() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### A complete custom profile", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    shop = load_profile(Path(__file__).parent / "shop.toml")
+    assert parse_profile(example).model_dump() == shop.model_dump()
