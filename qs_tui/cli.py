@@ -338,8 +338,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the store to write (default: QS_STORE, or elastic when a cluster is configured)",
     )
-    # The global --profile says whose shape the telemetry takes: the simulator writes a
-    # built-in profile's shape (qs, ecs or otel; a custom profile has no simulator).
 
     _command(sub, "doctor", "check configuration, connectivity, version and templates")
 
@@ -389,8 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_argument(
         "--json", type=Path, default=None, metavar="FILE", help="also write the results to FILE"
     )
-    # The global --profile (qs, ecs or otel) says in whose shape the telemetry is written and
-    # read back.
+
     tui = _command(bench_sub, "tui", "the war room streaming a large estate: CPU and latency")
     tui.add_argument(
         "--services",
@@ -615,19 +612,6 @@ def _empty_source_hint(store: Store, query: str, kind: str, data_dir: Path | Non
     )
 
 
-def _simulated_shape(profile: str) -> str:
-    """The shape the simulator writes for `--profile`/`QS_PROFILE` (a built-in's name).
-
-    Raises:
-        UsageError: a profile the simulator cannot write (a custom TOML file).
-    """
-    if profile not in SIMULATED_SHAPES:
-        raise UsageError(
-            f"--profile {profile}: the simulator writes {', '.join(SIMULATED_SHAPES)} only"
-        )
-    return profile
-
-
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     """`qs-tui seed`: backfill a scenario's history into the configured store."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -637,7 +621,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
     scenario = load_scenario(args.scenario or args.top_scenario or settings.scenario)
     history = parse_duration(args.history) if args.history else None
-    shape = _simulated_shape(settings.profile)
+    shape = _simulated_shape(settings.profile, "seed")
     kind = args.store or settings.store_kind
     data_dir = args.data_dir or settings.data_dir
     if kind == "embedded" and data_dir is None:
@@ -664,11 +648,22 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
     finally:
         store.close()
     total = sum(counts.values())
-    written_as = "" if shape == "qs" else f" in the {shape} shape"
-    print(f"seeded scenario {scenario.name}{written_as}: {total:,} documents", file=out)
+    shaped = "" if shape == "qs" else f" in the {shape} shape"
+    print(f"seeded scenario {scenario.name}{shaped}: {total:,} documents", file=out)
+    width = max([22, *map(len, counts)])
     for index, count in sorted(counts.items()):
-        print(f"  {index:<22} {count:>10,}", file=out)
+        print(f"  {index:<{width}} {count:>10,}", file=out)
     return 0
+
+
+def _simulated_shape(profile: str, command: str) -> str:
+    """The built-in profile whose shape the simulator writes for `command` (`--profile`)."""
+    if profile not in SIMULATED_SHAPES:
+        raise UsageError(
+            f"{command} --profile: the simulator writes the shapes of the built-in profiles "
+            f"{', '.join(SIMULATED_SHAPES)}, not {profile!r}"
+        )
+    return profile
 
 
 def _console(stream: TextIO) -> Any:
@@ -716,7 +711,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
             directory=args.dir,
             json_path=args.json,
             out=out,
-            profile=_simulated_shape(settings.profile),
+            profile=_simulated_shape(settings.profile, "bench scenarios"),
         )
         return 0
     if args.bench == "tui":

@@ -277,6 +277,7 @@ def _simulated_clock(plan: SessionPlan, scenario: Scenario) -> Clock:
 
 def _build_simulated(plan: SessionPlan) -> Session:
     from qs_tui.sim.cluster import Simulation
+    from qs_tui.sim.shapes import simulated_shape
 
     started = time.monotonic()
     scenario = plan.scenario
@@ -286,7 +287,12 @@ def _build_simulated(plan: SessionPlan) -> Session:
     if store is None:
         from qs_tui.store.embedded import EmbeddedStore
 
-        store = EmbeddedStore(now=clock.now)
+        retention = plan.settings.retention if plan.settings is not None else None
+        store = (
+            EmbeddedStore(now=clock.now)
+            if retention is None
+            else EmbeddedStore(now=clock.now, retention=retention)
+        )
     store.ensure_templates()
     simulation = Simulation.from_scenario(
         scenario, clock=clock, shape=simulated_shape(plan.profile)
@@ -321,16 +327,6 @@ def _build_simulated(plan: SessionPlan) -> Session:
         history_s=history.total_seconds(),
         setup_s=time.monotonic() - started,
     )
-
-
-def simulated_shape(profile: Profile | None) -> str:
-    """The shape the simulator writes so that `profile` reads it back: a built-in profile's
-    own (`qs`, `ecs`, `otel`), else `qs` (a custom profile has no simulated shape)."""
-    from qs_tui.sim.shapes import SHAPES
-
-    if profile is not None and profile.path is None and profile.name in SHAPES:
-        return profile.name
-    return "qs"
 
 
 def holds_history(
@@ -457,5 +453,4 @@ __all__ = [
     "choose_source",
     "holds_history",
     "open_session_store",
-    "simulated_shape",
 ]

@@ -416,6 +416,14 @@ class Tactician(Agent):
                     f"removes {suspect.version}, the suspect deploy, by going back to "
                     f"{suspect.previous_version}"
                 )
+            if suspect is not None:
+                # Deploys seen as a version's first appearance (a profile's `versions`) do not
+                # name the version before; a rollback returns to whatever ran before, as
+                # `kubectl rollout undo` does.
+                return 0.92, (
+                    f"removes {suspect.version}, the suspect deploy, by going back to the "
+                    "version before it"
+                )
             return 0.05, "no recent deploy to blame"
         if action is ActionKind.FAILOVER:
             regions = words["regions"]

@@ -14,6 +14,7 @@ from qs_tui.agents.events import ApprovalRequested, Event
 from qs_tui.bench.scoring import caused_by_own_actions, false_incidents
 from qs_tui.headless import ScenarioRun, play_scenario
 from qs_tui.models import AnomalyKind
+from qs_tui.profiles import load_profile
 from qs_tui.sim.faults import FaultKind
 from qs_tui.sim.scenario import SCENARIO_DIR, Scenario, ScenarioError, load_scenario
 
@@ -243,6 +244,7 @@ def run_scenario_bench(
     directory: Path | None = None,
     json_path: Path | None = None,
     out: TextIO,
+    profile: str = "qs",
 ) -> list[dict[str, Any]]:
     """Run every `*.toml` scenario in `directory` headless (auto approve, manual clock).
 
@@ -256,6 +258,8 @@ def run_scenario_bench(
         directory: where the scenario files are (default: the shipped `fixtures/scenarios`).
         json_path: also write the list of results there as JSON.
         out: where the table goes.
+        profile: the built-in profile (`qs`, `ecs`, `otel`) whose shape the simulator writes
+            and through which the agents read it back.
 
     Returns:
         One dict per scenario with at least `scenario`, `detected`, `detection_delay_s`,
@@ -271,7 +275,9 @@ def run_scenario_bench(
     if not paths:
         raise ScenarioError("no scenario files (*.toml) in this folder", path=folder)
     scenarios = [load_scenario(path) for path in paths]
-    out.write(f"scenario benchmark: {len(scenarios)} scenarios from {folder}\n")
+    schema = load_profile(profile)
+    shaped = "" if profile == "qs" else f", telemetry in the {profile} shape"
+    out.write(f"scenario benchmark: {len(scenarios)} scenarios from {folder}{shaped}\n")
     out.write(" ".join(f"{name:<{width}}" for name, width in _COLUMNS).rstrip() + "\n")
     out.flush()
     results: list[dict[str, Any]] = []
@@ -283,6 +289,7 @@ def run_scenario_bench(
             sink=_auto_approve,
             pipeline_settings=settings,
             step_s=settings.detect_every_s,
+            profile=schema,
         )
         result = score_run(run)
         result["wall_s"] = round(time.monotonic() - started, 3)

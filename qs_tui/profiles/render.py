@@ -269,7 +269,17 @@ def _metrics_source(spec: MetricsSpec | None, bounds: list[str]) -> str | None:
             share = f"COALESCE(TO_DOUBLE({part}), 0.0) / {whole}"
             if signal.invert:
                 share = f"(1 - {share})"
-            derived.append(f"{column} = CASE({whole} > 0, {_scaled(share, signal)}, null)")
+            if signal.field:
+                # Documents that stand for no requests (a drained host's) failed nothing: a
+                # weighted ratio over a zero weight is 0, as the qs shape says; no documents
+                # at all (a null sum) stay unknown.
+                nothing = _scaled("(1 - 0.0)" if signal.invert else "0.0", signal)
+                derived.append(
+                    f"{column} = CASE({whole} > 0, {_scaled(share, signal)}, "
+                    f"{whole} == 0, {nothing}, null)"
+                )
+            else:
+                derived.append(f"{column} = CASE({whole} > 0, {_scaled(share, signal)}, null)")
         else:
             assert signal.field is not None  # the model requires it for these aggregations
             value = _value(signal.field, signal)

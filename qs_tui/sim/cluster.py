@@ -204,6 +204,11 @@ class Simulation:
             initial_versions={s: self.generator.initial_version(s) for s in self.topology.services},
             interval_s=interval_s,
         )
+        if shape != "qs":
+            from qs_tui.profiles import load_profile
+
+            # The shape is read back through the built-in profile of the same name.
+            self.profile = load_profile(shape)
         # Shaped documents waiting to be written (a shape other than `qs` converts the
         # canonical buffers once; what a failing store did not take waits here).
         self._outbox: dict[str, list[dict[str, Any]]] = {}

@@ -17,15 +17,19 @@ that profile gives the same canonical sample:
 - `qs`: unchanged.
 
 Ids are deterministic (the canonical document's id plus what the document is), so writing an
-interval again lands on the same ids, as with the `qs` shape.
+interval again lands on the same ids, as with the `qs` shape; OTel host metrics carry none, as
+a time series data stream makes its own from the dimensions and the timestamp.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qs_tui.store import templates as T
+
+if TYPE_CHECKING:
+    from qs_tui.profiles import Profile
 
 #: The shapes the simulator can write (the built-in profiles).
 SHAPES: tuple[str, ...] = ("qs", "ecs", "otel")
@@ -37,6 +41,13 @@ Document = dict[str, Any]
 Batch = dict[str, list[Document]]
 
 ID = "_id"
+
+
+def _keep_id(source: Mapping[str, Any], document: Document) -> None:
+    """Carry the canonical document's id over (lines written by actions have none: the store
+    gives them one, as it does in the qs shape)."""
+    if ID in source:
+        document[ID] = source[ID]
 
 
 class ShapeError(ValueError):
@@ -220,11 +231,11 @@ class EcsShape(_ProfileShape):
 
     def _log(self, line: Document) -> tuple[str, Document]:
         document = self._common(line, "generic", "logs") | {
-            ID: line[ID],
             "log.level": line["level"],
             "message": line["message"],
             "trace.id": line.get("trace_id"),
         }
+        _keep_id(line, document)
         if line.get("error_code") is not None:
             document["error.code"] = line["error_code"]
         return T.ECS_LOGS, document
@@ -263,12 +274,14 @@ class OtelShape(_ProfileShape):
         scraper += "hostmetricsreceiver/internal/scraper/"
         succeeded, failed = self._requests(sample)
         duration_ns = round(float(sample["latency_p95_ms"]) * 1000) * 1000
+        # No `_id` on host metrics: Elasticsearch 9 keeps `metrics-*.otel-*` as time series
+        # data streams, which refuse a client's id and derive one from the dimensions and the
+        # timestamp instead (so a re-written interval is still stored once there).
         documents: list[tuple[str, Document]] = [
             (
                 T.OTEL_HOSTMETRICS,
                 host
                 | {
-                    ID: f"{base}/system.cpu.utilization",
                     "scope.name": scraper + "cpuscraper",
                     "unit": "1",
                     "attributes.state": "idle",
@@ -279,7 +292,6 @@ class OtelShape(_ProfileShape):
                 T.OTEL_HOSTMETRICS,
                 host
                 | {
-                    ID: f"{base}/system.memory.utilization",
                     "scope.name": scraper + "memoryscraper",
                     "unit": "1",
                     "attributes.state": "used",
@@ -290,7 +302,6 @@ class OtelShape(_ProfileShape):
                 T.OTEL_HOSTMETRICS,
                 host
                 | {
-                    ID: f"{base}/system.filesystem.utilization",
                     "scope.name": scraper + "filesystemscraper",
                     "unit": "1",
                     "attributes.mountpoint": "/",
@@ -319,14 +330,22 @@ class OtelShape(_ProfileShape):
 
     def _log(self, line: Document) -> tuple[str, Document]:
         document = self._resource(line, "generic.otel", "logs") | {
-            ID: line[ID],
             "severity_text": line["level"],
             "body.text": line["message"],
             "trace_id": line.get("trace_id"),
         }
+        _keep_id(line, document)
         if line.get("error_code") is not None:
             document["attributes.error.type"] = line["error_code"]
         return T.OTEL_LOGS, document
+
+
+def simulated_shape(profile: Profile | None) -> str:
+    """The shape the simulator writes so that `profile` reads it: a built-in profile's own
+    (`qs`, `ecs`, `otel`), else `qs` (a custom profile has no simulated shape)."""
+    if profile is not None and profile.path is None and profile.name in SHAPES:
+        return profile.name
+    return "qs"
 
 
 _BY_NAME: dict[str, type[Shape]] = {"qs": QsShape, "ecs": EcsShape, "otel": OtelShape}
@@ -356,4 +375,5 @@ __all__ = [
     "Shape",
     "ShapeError",
     "make_shape",
+    "simulated_shape",
 ]

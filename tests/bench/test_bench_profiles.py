@@ -1,0 +1,81 @@
+"""`bench scenarios --profile`: telemetry written in the ecs and otel shapes and read back through
+those profiles scores as the qs shape does (same detections, root causes and actions; MTTR
+within one sampling interval).
+
+One bench run per profile over the three scenarios the issue names, shared by the tests.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qs_tui.bench.scenarios import run_scenario_bench
+from qs_tui.sim.scenario import SCENARIO_DIR, load_scenario
+
+pytestmark = pytest.mark.slow
+
+SCENARIOS = ("bad-deploy", "cascade", "memory-leak")
+#: What must be identical per expected incident (MTTR is compared within one interval).
+SAME = (
+    "kind",
+    "service",
+    "region",
+    "detected",
+    "localized",
+    "root_cause_correct",
+    "action",
+    "action_correct",
+    "resolved",
+)
+
+
+@pytest.fixture(scope="module")
+def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("scenarios")
+    for name in SCENARIOS:
+        shutil.copy(SCENARIO_DIR / f"{name}.toml", folder / f"{name}.toml")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def results(scenario_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """profile -> scenario -> the bench's result row."""
+    by_profile: dict[str, dict[str, dict[str, Any]]] = {}
+    for profile in ("qs", "ecs", "otel"):
+        out = io.StringIO()
+        rows = run_scenario_bench(directory=scenario_dir, out=out, profile=profile)
+        by_profile[profile] = {row["scenario"]: row for row in rows}
+        if profile != "qs":
+            assert f"telemetry in the {profile} shape" in out.getvalue()
+    return by_profile
+
+
+def test_the_qs_baseline_passes_its_own_expectations(
+    results: dict[str, dict[str, dict[str, Any]]],
+) -> None:
+    for name in SCENARIOS:
+        row = results["qs"][name]
+        assert row["detected"] and row["root_cause_correct"] and row["resolved"], name
+        assert row["false_incidents"] == 0, name
+
+
+@pytest.mark.parametrize("profile", ["ecs", "otel"])
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_profile_scores_as_the_qs_shape(
+    results: dict[str, dict[str, dict[str, Any]]], profile: str, name: str
+) -> None:
+    baseline, shaped = results["qs"][name], results[profile][name]
+    interval_s = load_scenario(SCENARIO_DIR / f"{name}.toml").interval_seconds
+    assert shaped["false_incidents"] == baseline["false_incidents"] == 0
+    assert shaped["action"] == baseline["action"]
+    assert len(shaped["expected_incidents"]) == len(baseline["expected_incidents"]) >= 1
+    for want, got in zip(baseline["expected_incidents"], shaped["expected_incidents"], strict=True):
+        assert {k: got[k] for k in SAME} == {k: want[k] for k in SAME}
+        assert want["mttr_s"] is not None and got["mttr_s"] is not None
+        assert abs(got["mttr_s"] - want["mttr_s"]) <= interval_s
+        assert abs(got["detection_delay_s"] - want["detection_delay_s"]) <= interval_s
