@@ -184,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qs-tui",
         description="QuantumState: an SRE war room in the terminal. Without a command, "
         "opens the war room.",
-        epilog="Options --env-file, --data-dir, --source, --profile, --read-only: before or after "
-        "the command. "
+        epilog="Global options go before or after the command: --env-file, --data-dir, "
+        "--source, --profile, --read-only. "
         "Exit status: 0 ok, 1 an error or bad usage; run --headless adds 2 (an incident "
         "missed or left open) and 3 (a remediation rejected).",
     )
