@@ -372,25 +372,27 @@ def _build_live(plan: SessionPlan) -> Session:
     store.ensure_templates()  # incidents and the audit trail are still written
     _require_telemetry(store)
     # Loaded here: a simulated session never needs the live source's modules.
-    from qs_tui.live import (
-        EstateError,
-        LiveSource,
-        TopologyConfigError,
-        discover_estate,
-        topology_file,
-    )
+    from qs_tui.live import EstateWatcher, LiveSource, TopologyConfigError, topology_file
 
     profile = plan.profile
     settings = plan.settings or Settings()
+    try:
+        watcher = EstateWatcher(
+            store,
+            clock,
+            profile,
+            refresh_s=settings.estate_refresh_s,
+            topology_file=topology_file(settings.topology_file),
+        )
+        watcher.poll()  # the first discovery; then again every QS_ESTATE_REFRESH seconds
+    except TopologyConfigError as error:
+        raise SessionError(str(error)) from None
+    topology = watcher.topology
+    if topology is None:
+        raise SessionError(watcher.failure or "the estate could not be discovered")
     # Nothing here writes telemetry: the live source only reads what the team's agents and
     # collectors already put in the store.
-    source = LiveSource(store, clock, profile, interval_s=LIVE_INTERVAL_S)
-    try:
-        topology = discover_estate(
-            store, profile, clock.now(), topology_file=topology_file(settings.topology_file)
-        )
-    except (EstateError, TopologyConfigError) as error:
-        raise SessionError(str(error)) from None
+    source = LiveSource(store, clock, profile, interval_s=LIVE_INTERVAL_S, watcher=watcher)
     return Session(
         plan=plan,
         source_kind="live",

@@ -242,3 +242,16 @@ def generated_topology(
         hosts_per_region=hosts_per_region,
         dependencies=dependencies,
     )
+
+
+@dataclass(frozen=True)
+class EstateUpdate:
+    """The estate as a source found it again (a live source rediscovers it every few minutes).
+
+    Attributes:
+        topology: the estate now: the agents plan and link cascades on it from this tick on.
+        changes: what changed since the previous discovery, one line each for the transcript.
+    """
+
+    topology: Topology
+    changes: tuple[str, ...] = ()

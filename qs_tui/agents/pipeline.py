@@ -49,7 +49,7 @@ from qs_tui.profiles import Profile, query_text
 from qs_tui.remediation.base import RemediationExecutor
 from qs_tui.store.base import DocumentExists, Store, StoreError, StoreUnavailable
 from qs_tui.store.templates import INCIDENTS
-from qs_tui.topology import Topology
+from qs_tui.topology import EstateUpdate, Topology
 
 #: Metrics averaged per service/region for `MetricsSampled`.
 SAMPLED_METRICS = (
@@ -338,6 +338,8 @@ class Pipeline:
                     self.context.records.flush()
                 result = self.source.step(self.store)
                 self._note_telemetry(result)
+                if result.estate is not None:
+                    self._adopt_estate(result.estate)
                 if result.failure is None:
                     with contextlib.suppress(StoreUnavailable):  # reported as an outage below
                         self.store.refresh()
@@ -424,6 +426,13 @@ class Pipeline:
     def telemetry_failures(self) -> int:
         """Ticks whose telemetry could not be written (it waited for a later tick)."""
         return self._telemetry_failures
+
+    def _adopt_estate(self, update: EstateUpdate) -> None:
+        """Plan and link cascades on the estate the source found again, and say what changed."""
+        self.topology = update.topology
+        self.context.topology = update.topology
+        for change in update.changes:
+            self._say(AgentName.CASSANDRA, f"estate: {change}")
 
     def _note_telemetry(self, result: TelemetryStep) -> None:
         """Say when telemetry writes start failing and when they recover (not every tick)."""

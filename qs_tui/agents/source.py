@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from qs_tui.store.base import Store
+from qs_tui.topology import EstateUpdate
 
 
 class TelemetryStep(Protocol):
@@ -36,6 +37,11 @@ class TelemetryStep(Protocol):
         """Documents given up so far because too many were waiting."""
         ...
 
+    @property
+    def estate(self) -> EstateUpdate | None:
+        """A changed estate found this step (None: the estate is as it was)."""
+        ...
+
 
 class TelemetrySource(Protocol):
     """Where the telemetry the agents read comes from."""
@@ -50,4 +56,4 @@ class TelemetrySource(Protocol):
         ...
 
 
-__all__ = ["TelemetrySource", "TelemetryStep"]
+__all__ = ["EstateUpdate", "TelemetrySource", "TelemetryStep"]

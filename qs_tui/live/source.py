@@ -10,9 +10,9 @@ clock; this source only reports what is there.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qs_tui.clock import Clock, iso_instant
 from qs_tui.esql.errors import EsqlError
@@ -20,6 +20,10 @@ from qs_tui.live.render import Renderer, render_canonical, resolve_profile
 from qs_tui.profiles import Profile
 from qs_tui.queries import load_query
 from qs_tui.store.base import Store, StoreError
+from qs_tui.topology import EstateUpdate
+
+if TYPE_CHECKING:  # the watcher's module reads this one's error wording
+    from qs_tui.live.estate import EstateWatcher
 
 #: How far back a host's newest sample may lie and still be drawn: a host silent for longer
 #: has stopped reporting, and showing its old reading as "latest" would mislead.
@@ -36,12 +40,15 @@ class LiveStep:
         failure: why the store could not be read, in one line (None: it was).
         pending: always 0: a live source writes nothing, so nothing waits.
         dropped: always 0, for the same reason.
+        estate: the estate found again when it changed (services, hosts or regions seen or
+            gone, new dependencies), with one line per change; None otherwise.
     """
 
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)
     failure: str | None = None
     pending: int = 0
     dropped: int = 0
+    estate: EstateUpdate | None = None
 
 
 def describe_error(error: Exception) -> str:
@@ -70,6 +77,8 @@ class LiveSource:
         lookback_s: how old a host's newest sample may be and still count as its latest.
         render: turns canonical query text into what runs for `profile` (the profile
             renderer by default).
+        watcher: rediscovers the estate when its refresh is due (`QS_ESTATE_REFRESH`); a
+            step that finds it changed hands the new estate to the pipeline.
     """
 
     def __init__(
@@ -81,6 +90,7 @@ class LiveSource:
         interval_s: int = 10,
         lookback_s: int = DEFAULT_LOOKBACK_S,
         render: Renderer = render_canonical,
+        watcher: EstateWatcher | None = None,
     ) -> None:
         if interval_s < 1:
             raise ValueError(f"interval_s must be at least 1 second, got {interval_s}")
@@ -96,6 +106,7 @@ class LiveSource:
         self._samples_query = render(load_query("live_latest_samples"), self.profile)
         self._last_read: datetime | None = None
         self._last: LiveStep = LiveStep()
+        self._watcher = watcher
 
     @property
     def interval_s(self) -> int:
@@ -128,9 +139,22 @@ class LiveSource:
         except (StoreError, EsqlError) as error:
             self._last = LiveStep(latest=self._last.latest, failure=describe_error(error))
         else:
-            self._last = LiveStep(latest=latest)
+            self._last = LiveStep(latest=latest, estate=self._rediscover())
         self._last_read = now
-        return self._last
+        step = self._last
+        if step.estate is not None:  # handed over once, not again with the cached reading
+            self._last = replace(step, estate=None)
+        return step
+
+    def _rediscover(self) -> EstateUpdate | None:
+        """The estate found again when the watcher's refresh is due and something changed."""
+        if self._watcher is None:
+            return None
+        changes = self._watcher.poll()
+        topology = self._watcher.topology
+        if not changes or topology is None:
+            return None
+        return EstateUpdate(topology=topology, changes=tuple(change.text for change in changes))
 
     def _read(self, store: Store, now: datetime) -> dict[str, dict[str, Any]]:
         window = {"start": iso_instant(now - self._lookback), "end": iso_instant(now)}

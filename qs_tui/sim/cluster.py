@@ -29,7 +29,7 @@ from qs_tui.sim.generator import DEFAULT_INTERVAL_S, TelemetryGenerator, daily_s
 from qs_tui.sim.shapes import make_shape
 from qs_tui.store.base import Store, StoreError
 from qs_tui.store.templates import DEPLOYMENTS, LOGS, METRICS
-from qs_tui.topology import Host, Topology, default_topology, host_name
+from qs_tui.topology import EstateUpdate, Host, Topology, default_topology, host_name
 
 if TYPE_CHECKING:
     from qs_tui.profiles import Profile
@@ -113,6 +113,7 @@ class StepResult:
             documents wait and go with the next step.
         pending: documents waiting for the store after this step.
         dropped: documents given up so far because too many were waiting (oldest first).
+        estate: always None: a simulation's estate is its scenario's and does not change.
     """
 
     written: dict[str, int]
@@ -122,6 +123,7 @@ class StepResult:
     failure: str | None = None
     pending: int = 0
     dropped: int = 0
+    estate: EstateUpdate | None = None
 
 
 @dataclass

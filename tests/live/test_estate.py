@@ -288,3 +288,41 @@ def test_an_unreachable_cluster_is_a_watcher_failure_not_an_exception() -> None:
     assert watcher.topology is None
     assert watcher.failure is not None
     assert watcher.failure.startswith(f"cannot discover the estate: cannot reach {url}: ")
+
+
+def test_a_live_pipeline_plans_on_the_estate_its_source_finds_again() -> None:
+    from qs_tui.agents.events import AgentSpoke, Event
+    from qs_tui.agents.pipeline import Pipeline
+    from qs_tui.live import LiveSource
+    from qs_tui.remediation.advisory import AdvisoryExecutor
+
+    store = _qs_store(_host_sample("web-1", "web", "us-east-1", 1))
+    clock = ManualClock(ANCHOR)
+    watcher = EstateWatcher(store, clock, None, refresh_s=300)
+    watcher.poll()
+    assert watcher.topology is not None
+    heard: list[Event] = []
+    pipeline = Pipeline(
+        store=store,
+        source=LiveSource(store, clock, None, watcher=watcher),
+        clock=clock,
+        sink=heard.append,
+        topology=watcher.topology,
+        executor=AdvisoryExecutor(None),
+    )
+    pipeline.tick()
+    assert pipeline.topology.services == ("web",)
+
+    # Six minutes later a new service reports: the next due discovery hands it over once.
+    clock.advance(6 * 60)
+    store.bulk("qs-metrics", [_host_sample("cart-1", "cart", "us-east-1", -6)])
+    store.refresh()
+    pipeline.tick()
+
+    assert pipeline.topology.services == ("cart", "web")
+    assert pipeline.context.topology is pipeline.topology
+    said = [e.text for e in heard if isinstance(e, AgentSpoke) and e.text.startswith("estate:")]
+    assert len(said) == 2 and "cart" in said[0] and "cart-1" in said[1]
+    clock.advance(10)
+    pipeline.tick()  # within the refresh interval: nothing found again, nothing said again
+    assert len([e for e in heard if isinstance(e, AgentSpoke) and "estate:" in e.text]) == 2
