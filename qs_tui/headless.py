@@ -20,6 +20,8 @@ from qs_tui.agents.events import (
     EventSink,
     IncidentChanged,
     MetricsSampled,
+    StoreDegraded,
+    StoreRecovered,
 )
 from qs_tui.agents.guardian import format_duration
 from qs_tui.agents.pipeline import Pipeline
@@ -364,6 +366,25 @@ class TranscriptPrinter:
                     }
                     for (service, region), values in sorted(event.series.items())
                 ],
+            }
+        if isinstance(event, StoreDegraded):
+            return {
+                "event": "store_degraded",
+                "at": _iso(event.at),
+                "error": event.error,
+                "since": _iso(event.since),
+                "last_ok_at": _iso(event.last_ok_at),
+                "failures": event.failures,
+                "retry_at": _iso(event.retry_at),
+                "queued": event.queued,
+            }
+        if isinstance(event, StoreRecovered):
+            return {
+                "event": "store_recovered",
+                "at": _iso(event.at),
+                "since": _iso(event.since),
+                "written": event.written,
+                "queued": event.queued,
             }
         return None
 

@@ -9,6 +9,7 @@ order, none lost, and every incident record once.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,8 @@ class Transcript(io.StringIO):
         self.server = server
 
     def write(self, text: str) -> int:
-        if "opened memory_leak" in text and self.server.faulted == 0:
+        opened = "opened memory_leak" in text or '"event": "incident_changed"' in text
+        if opened and self.server.faulted == 0:
             self.server.fail(Fault.UNAVAILABLE)
         elif "the store stopped answering" in text:
             self.server.recover()
@@ -243,3 +245,29 @@ def test_headless_says_it_in_one_clear_line_and_exits_0(
     assert "Elasticsearch error 503" in went and "cluster_block_exception" in went
     assert "last good answer at" in went
     assert any("the store answers again" in line for line in text.splitlines())
+
+
+def test_headless_json_has_the_outage_and_the_recovery_as_events(
+    leak_file: Path, server: FakeElasticsearch
+) -> None:
+    out, err = Transcript(server), io.StringIO()
+    status = run_headless(
+        scenario=str(leak_file),
+        speed=None,
+        approve="auto",
+        json_lines=True,
+        out=out,
+        err=err,
+        stdin=io.StringIO(""),
+        settings=settings_for(server.url, ELASTIC_API_KEY=API_KEY),
+        pipeline_settings=SETTINGS,
+    )
+    assert status == EXIT_OK, err.getvalue()
+    assert server.faulted >= 1
+    events = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    kinds = [e["event"] for e in events if e["event"].startswith("store_")]
+    assert kinds[0] == "store_degraded" and kinds[-1] == "store_recovered", kinds
+    degraded = next(e for e in events if e["event"] == "store_degraded")
+    assert "503" in degraded["error"] and degraded["failures"] >= 1
+    assert degraded["retry_at"] > degraded["since"]
+    assert API_KEY not in out.getvalue()
