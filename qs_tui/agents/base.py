@@ -49,6 +49,9 @@ class PipelineSettings(BaseModel):
     approval says; the Surgeon reports the plan as advice and a human takes over."""
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     """The `[policy]` of `remediation.toml`: auto-approval, rate limits, change freezes."""
+    secrets: tuple[str, ...] = Field(default=(), repr=False, exclude=True)
+    """The configured credentials (`Settings.secrets()`, from the environment or `.env`):
+    masked in every audit record of a call to a real system. Never shown or serialised."""
     verify_timeout_s: float = Field(default=600.0, gt=0)
     """Simulated seconds the Guardian waits for recovery before rolling back."""
     cooldown_s: float = Field(default=900.0, ge=0)

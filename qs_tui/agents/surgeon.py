@@ -651,7 +651,11 @@ class Surgeon(Agent):
             return run()
         executor_name, target = system
         token_vars = [str(v) for k, v in target.items() if k.endswith("_env") and v]
-        secrets = [*self._secrets, *known_secrets(token_vars)]
+        secrets = sorted(
+            {*self._secrets, *self.context.settings.secrets, *known_secrets(token_vars)},
+            key=len,
+            reverse=True,  # longest first: masking a long one never leaves part of it
+        )
         with self._lock:
             approved_by = self._approvers.get(incident_id, "unknown")
         base: dict[str, Any] = {

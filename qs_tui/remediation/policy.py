@@ -306,15 +306,20 @@ def redact(value: Any, secrets: Sequence[str] = ()) -> Any:
 
 
 def policy_settings(settings: Settings) -> dict[str, Any]:
-    """The pipeline settings the policy sets: `read_only` from `QS_READ_ONLY`/`--read-only`
-    and `policy` from `remediation.toml` (`QS_REMEDIATION`); for
+    """The pipeline settings the policy sets: `read_only` from `QS_READ_ONLY`/`--read-only`,
+    `policy` from `remediation.toml` (`QS_REMEDIATION`) and the credentials the audit trail
+    masks (`.env` ones too, which the process environment does not hold); for
     `PipelineSettings.model_copy(update=...)`.
 
     Raises:
         RemediationConfigError: the file is bad (`file:line: field: problem`).
     """
     config = load_remediation(settings.remediation)
-    return {"read_only": settings.read_only, "policy": config.policy}
+    return {
+        "read_only": settings.read_only,
+        "policy": config.policy,
+        "secrets": tuple(settings.secrets()),
+    }
 
 
 __all__ = [

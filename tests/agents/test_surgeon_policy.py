@@ -4,6 +4,7 @@ every call to a real system to the audit trail before and after it, without secr
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -474,3 +475,28 @@ def test_a_restarted_surgeon_counts_the_real_actions_in_the_audit_trail() -> Non
     assert soon_executor.calls == []
     assert held.summary.startswith("rate limit: 2 actions on payment-service in the last hour")
     assert done.success and "apply" in later_executor.calls
+
+
+def test_a_secret_only_in_the_env_file_is_masked_in_the_audit_trail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qs_tui.config import Settings
+    from qs_tui.remediation.policy import policy_settings
+
+    monkeypatch.delenv("ELASTIC_API_KEY", raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"ELASTIC_API_KEY={SECRET}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # no remediation.toml here: the default policy
+    settings = Settings.load(env={}, env_file=env_file)
+    assert SECRET not in os.environ.values()  # only the file holds it
+    context, _ = _context(now=WEEKDAY)
+    context.settings = context.settings.model_copy(update=policy_settings(settings))
+    assert SECRET not in repr(context.settings)
+    surgeon = Surgeon(context, executor=RecordingExecutor(context.store, leak=SECRET))
+
+    report = surgeon.execute(
+        make_incident(WEEKDAY), make_plan(make_option(ActionKind.RESTART)), make_approval(WEEKDAY)
+    )
+
+    assert report.success
+    assert SECRET not in json.dumps(_all_decisions(context.store), default=str)
