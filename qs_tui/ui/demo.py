@@ -312,7 +312,7 @@ async def record(
             if hidden or not seconds:
                 return
             await _steady(app, pilot)
-            if app.return_code is None:
+            if app.return_code is None and app.is_running:
                 frames.add(app.export_screenshot(), seconds)
             else:  # the app quit: the terminal is back at the shell
                 frames.add(shell_svg([*shell, PROMPT], size=size, title=title), seconds)
@@ -326,7 +326,7 @@ async def record(
             elif command.name == "Type" or command.key:
                 keys = list(command.text) if command.name == "Type" else [command.key]
                 for key in keys * (1 if command.name == "Type" else command.repeat):
-                    if app.return_code is None:
+                    if app.return_code is None and app.is_running:
                         await pilot.press(key)
                     await capture(budget(geometry.typing_s))
             elif command.name == "Sleep":
