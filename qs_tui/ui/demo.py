@@ -336,9 +336,10 @@ async def record(
                     left -= step
                     owed_s += step
                     wall.now += step
-                    if owed_s >= tick_s - 1e-9 and app.return_code is None:
-                        owed_s = 0.0
-                        await app.advance(1)
+                    if owed_s >= tick_s - 1e-9:
+                        owed_s = 0.0  # the tick is due even once the app has quit
+                        if app.return_code is None and app.is_running:
+                            await app.advance(1)
                     await capture(budget(step))
     return frames
 
