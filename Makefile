@@ -14,7 +14,7 @@ BUILD_FILES := pyproject.toml setup.py
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest bench screenshots lock lock-upgrade clean
+.PHONY: run test lint typecheck pytest bench screenshots demo lock lock-upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ bench: $(STAMP_DEV)
 # Debian/Ubuntu package librsvg2-bin).
 screenshots: $(STAMP_DEV)
 	$(BIN)/python -m qs_tui.ui.screenshots
+
+# docs/demo.gif: demo.tape replayed against the app headlessly, without VHS (`vhs demo.tape`
+# still records it for those who have VHS). Needs rsvg-convert, as `screenshots` does, and
+# Pillow (the `demo` extra, in the dev lock).
+demo: $(STAMP_DEV)
+	@command -v rsvg-convert >/dev/null || { echo "make demo: rsvg-convert not found;" \
+		"install librsvg2-bin (Debian/Ubuntu), librsvg2-tools (Fedora) or librsvg (Homebrew)" >&2; exit 1; }
+	$(BIN)/python -m qs_tui.ui.demo
 
 # Both locks for every platform from Python 3.11 on, with hashes. The build requirements of
 # pyproject.toml go in too (the editable install above builds with them). The dev lock is
