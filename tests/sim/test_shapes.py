@@ -296,8 +296,8 @@ def test_seed_refuses_a_profile_it_cannot_simulate(tmp_path: Path) -> None:
 def test_retention_prunes_the_shapes_telemetry() -> None:
     """Old ECS documents leave the in-process store as old qs samples do."""
     clock = ManualClock(START)
-    simulation = Simulation(clock=clock, shape="ecs", retention=timedelta(minutes=20))
-    store = EmbeddedStore(now=clock.now)
+    simulation = Simulation(clock=clock, shape="ecs")
+    store = EmbeddedStore(now=clock.now, retention=timedelta(minutes=20))
     simulation.backfill(store, timedelta(minutes=10))
     clock.advance(40 * 60)
     simulation.step(store)

@@ -340,6 +340,7 @@ def test_the_query_library_answers_the_same_from_a_window() -> None:
         "service": "payment-service",
         "region": "us-east-1",
         "text": "payment memory",
+        "incident_id": "INC-0001",
     }
     names = sorted(path.stem for path in (Path(__file__).parents[2] / "esql").glob("*.esql"))
     assert "memory_leak" in names and "investigate_error_logs" in names
