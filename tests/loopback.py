@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class LoopbackServer:
@@ -27,3 +29,19 @@ class LoopbackServer:
     def stop(self) -> None:
         self._http.shutdown()
         self._http.server_close()
+
+
+def forwarding_handler(
+    handle: Callable[[BaseHTTPRequestHandler, str], None], *methods: str
+) -> type[BaseHTTPRequestHandler]:
+    """A quiet handler class that passes each request of `methods` to `handle(request, method)`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # answer in one segment, not after a delayed ACK
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # keep test output clean
+
+    for method in methods:
+        setattr(Handler, f"do_{method}", lambda request, method=method: handle(request, method))
+    return Handler

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, forwarding_handler
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kubernetes"
 TOKEN = "k8s-t0ken-for-tests"
@@ -97,21 +97,7 @@ class FakeKubernetes:
         self.hang = False
         self.release = threading.Event()
         self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:
-                server._handle(self, "GET")
-
-            def do_PATCH(self) -> None:
-                server._handle(self, "PATCH")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = LoopbackServer(Handler)
+        self._server = LoopbackServer(forwarding_handler(self._handle, "GET", "PATCH"))
         self.url = self._server.url
 
     def start(self) -> None:

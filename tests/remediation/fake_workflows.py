@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, forwarding_handler
 
 KIBANA = Path(__file__).resolve().parents[2] / "fixtures" / "kibana"
 FIXTURES = KIBANA / "workflows"
@@ -53,21 +53,7 @@ class FakeWorkflows:
         self.execution: dict[str, Any] | None = None
         self._polls_left = 0
         self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:
-                server._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                server._handle(self, "POST")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = LoopbackServer(Handler)
+        self._server = LoopbackServer(forwarding_handler(self._handle, "GET", "POST"))
         self.url = self._server.url
 
     def start(self) -> None:
