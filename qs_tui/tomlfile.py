@@ -1,13 +1,45 @@
 """Where a problem sits in a TOML file a user edits: its line and its field path.
 
-Scenario files and schema profiles report errors as `file:line: field: what is wrong`; both
-find the line with these helpers.
+Scenario files, schema profiles and `remediation.toml` report errors as
+`file:line: field: what is wrong` (`TomlFileError`); all find the line with these helpers.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
+
+
+class TomlFileError(Exception):
+    """A TOML file a user edits that cannot be used: `file:line: field: what is wrong`.
+
+    Subclasses name what the file is (`unnamed`) for errors of text that came from no file.
+
+    Attributes:
+        path: the file, when the text came from one.
+        line: the 1-based line of the problem when known.
+        field: the field path (`faults[2].kind`) when the problem is a value.
+    """
+
+    unnamed = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = str(path) if path is not None else self.unnamed
+        if line is not None:
+            where += f":{line}"
+        prefix = (f"{where}: " if where else "") + (f"{field}: " if field else "")
+        super().__init__(prefix + message)
+        self.path = path
+        self.line = line
+        self.field = field
 
 
 def decode_error(error: tomllib.TOMLDecodeError) -> tuple[str, int | None]:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from qs_tui.profiles.model import DEPLOYMENT_COLUMNS, LOG_COLUMNS, METRIC_COLUMNS, Profile
-from qs_tui.tomlfile import decode_error, field_path, line_of
+from qs_tui.tomlfile import TomlFileError, decode_error, field_path, line_of
 
 # The built-ins are package data (`qs_tui/profiles/builtin/*.toml`), found by an installed
 # wheel too: importlib.resources reads them wherever the package lives.
@@ -29,31 +29,10 @@ BUILTIN_PROFILES: tuple[str, ...] = tuple(
 DEFAULT_PROFILE = "qs"
 
 
-class ProfileError(Exception):
-    """A profile that cannot be loaded: `file:line: field: what is wrong`, one line.
+class ProfileError(TomlFileError):
+    """A profile that cannot be loaded: `file:line: field: what is wrong`, one line."""
 
-    Attributes:
-        path: the file, when the profile came from one.
-        line: the 1-based line of the problem when known.
-        field: the field path (`metrics.signals.cpu_percent.agg`) when a value is wrong.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: Path | str | None = None,
-        line: int | None = None,
-        field: str | None = None,
-    ) -> None:
-        where = str(path) if path is not None else ""
-        if line is not None:
-            where += f":{line}"
-        prefix = (f"{where}: " if where else "") + (f"{field}: " if field else "")
-        super().__init__(prefix + message)
-        self.path = path
-        self.line = line
-        self.field = field
+    unnamed = ""
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -36,7 +36,7 @@ from qs_tui.models import ActionKind
 
 # The scenario loader's TOML helpers find the line of a pydantic error's location; the
 # remediation file uses the same `[[table]]` layout, so they apply as they are.
-from qs_tui.tomlfile import field_path, line_of
+from qs_tui.tomlfile import TomlFileError, field_path, line_of
 
 #: Where the file is looked for when `QS_REMEDIATION` is not set.
 DEFAULT_REMEDIATION_PATH = Path("remediation.toml")
@@ -47,31 +47,10 @@ EXECUTOR_NAMES = ("kubernetes", "argocd", "workflows", "webhook", "advisory")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
-class RemediationConfigError(Exception):
-    """A `remediation.toml` that cannot be used; the message is `file:line: field: problem`.
+class RemediationConfigError(TomlFileError):
+    """A `remediation.toml` that cannot be used; the message is `file:line: field: problem`."""
 
-    Attributes:
-        path: the file.
-        line: the 1-based line of the problem when known.
-        field: the field path (`services[2].deployment`) when the problem is a value.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: Path | None = None,
-        line: int | None = None,
-        field: str | None = None,
-    ) -> None:
-        where = str(path) if path is not None else "remediation.toml"
-        if line is not None:
-            where += f":{line}"
-        prefix = f"{where}: " + (f"{field}: " if field else "")
-        super().__init__(prefix + message)
-        self.path = path
-        self.line = line
-        self.field = field
+    unnamed = "remediation.toml"
 
 
 class _Target(BaseModel):

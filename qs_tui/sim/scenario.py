@@ -18,7 +18,7 @@ from qs_tui.clock import Clock, SystemClock
 from qs_tui.resources import scenario_dir
 from qs_tui.sim.durations import DurationError, parse_duration
 from qs_tui.sim.faults import ALL, FaultKind, FaultSpec
-from qs_tui.tomlfile import decode_error
+from qs_tui.tomlfile import TomlFileError, decode_error
 from qs_tui.tomlfile import field_path as _field_path
 from qs_tui.tomlfile import line_of as _line_of
 from qs_tui.topology import (
@@ -49,31 +49,10 @@ MAX_SAMPLES = 2_000_000
 ActionName = Literal["rollback", "restart", "scale_out", "failover", "flush_cache", "none"]
 
 
-class ScenarioError(Exception):
-    """A scenario that cannot be loaded; the message names the file and the line or field.
+class ScenarioError(TomlFileError):
+    """A scenario that cannot be loaded; the message names the file and the line or field."""
 
-    Attributes:
-        path: the file, if the scenario came from one.
-        line: the 1-based line of the problem when known.
-        field: the field path (`faults[2].kind`) when the problem is a value.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: Path | None = None,
-        line: int | None = None,
-        field: str | None = None,
-    ) -> None:
-        where = str(path) if path is not None else "scenario"
-        if line is not None:
-            where += f":{line}"
-        prefix = f"{where}: " + (f"{field}: " if field else "")
-        super().__init__(prefix + message)
-        self.path = path
-        self.line = line
-        self.field = field
+    unnamed = "scenario"
 
 
 class TopologySpec(BaseModel):
