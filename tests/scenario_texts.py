@@ -27,3 +27,36 @@ region = "us-east-1"
 root_cause = "memory_leak"
 actions = ["restart"]
 """
+
+
+#: One service on two hosts with a steady leak: the cheapest incident a run can record.
+SHORT_LEAK = """\
+name = "short-leak"
+description = "One host group leaks memory: a short run."
+seed = 7
+start = 2026-11-25T14:00:00Z
+history = "40m"
+duration = "15m"
+
+[topology]
+services = ["payment-service"]
+regions = ["us-east-1"]
+hosts_per_region = 2
+
+[[faults]]
+kind = "memory_leak"
+service = "payment-service"
+region = "us-east-1"
+start = "-25m"
+
+[faults.params]
+rate = 0.8
+
+[[expected.incidents]]
+kind = "memory_leak"
+service = "payment-service"
+region = "us-east-1"
+root_cause = "memory_leak"
+actions = ["restart"]
+detect_within = "10m"
+"""

@@ -29,6 +29,7 @@ import pytest
 from qs_tui.config import Settings
 from tests.kibana.fake_kibana import fake_kibana
 from tests.remediation.local_server import closed_port_url, scripted_server
+from tests.scenario_texts import SHORT_LEAK
 from tests.store.fake_es import FakeElasticsearch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,37 +54,6 @@ NEEDLES = (
     base64.b64encode(f"elastic:{URL_PASSWORD}".encode()).decode("ascii"),
     "cHdNQVJLRVI",  # base64 of "pwMARKER" at the start of an encoded value
 )
-
-SHORT_SCENARIO = """\
-name = "short-leak"
-description = "One host group leaks memory: a short run for the secrets test."
-seed = 7
-start = 2026-11-25T14:00:00Z
-history = "40m"
-duration = "15m"
-
-[topology]
-services = ["payment-service"]
-regions = ["us-east-1"]
-hosts_per_region = 2
-
-[[faults]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-start = "-25m"
-
-[faults.params]
-rate = 0.8
-
-[[expected.incidents]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-root_cause = "memory_leak"
-actions = ["restart"]
-detect_within = "10m"
-"""
 
 
 @dataclass
@@ -178,7 +148,7 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evidence]:
     scenarios = work / "scenarios"
     scenarios.mkdir()
     scenario = scenarios / "short-leak.toml"
-    scenario.write_text(SHORT_SCENARIO, encoding="utf-8")
+    scenario.write_text(SHORT_LEAK, encoding="utf-8")
     found = Evidence()
     cluster = FakeElasticsearch(engine=True, require_authorization=f"ApiKey {API_KEY}")
     basic = base64.b64encode(f"elastic:{URL_PASSWORD}".encode()).decode("ascii")

@@ -11,40 +11,10 @@ import sys
 from pathlib import Path
 
 from tests.recorder.recording import HANG_GUARD_S, clean_env
+from tests.scenario_texts import SHORT_LEAK
 from tests.store.fake_es import FakeElasticsearch
 
 API_KEY = "recorder-test-key"
-#: One service, two hosts, a steady leak: the cheapest incident to record.
-SHORT_LEAK = """\
-name = "short-leak"
-description = "One host group leaks memory: a short run for the recorder's cluster test."
-seed = 7
-start = 2026-11-25T14:00:00Z
-history = "40m"
-duration = "15m"
-
-[topology]
-services = ["payment-service"]
-regions = ["us-east-1"]
-hosts_per_region = 2
-
-[[faults]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-start = "-25m"
-
-[faults.params]
-rate = 0.8
-
-[[expected.incidents]]
-kind = "memory_leak"
-service = "payment-service"
-region = "us-east-1"
-root_cause = "memory_leak"
-actions = ["restart"]
-detect_within = "10m"
-"""
 
 
 def _qs_tui(env: dict[str, str], cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
