@@ -20,7 +20,6 @@ from qs_tui.esql.catalog import EsqlResult
 from qs_tui.esql.errors import EsqlError
 from qs_tui.kibana.cli import add_kibana_parser, cmd_kibana
 from qs_tui.recorder.cli import add_recorder_parsers, cmd_incidents, cmd_replay, cmd_report
-from qs_tui.sim.shapes import SHAPES as SIMULATED_SHAPES
 from qs_tui.store.base import Store, StoreError
 
 
@@ -658,6 +657,8 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: TextIO, err: Tex
 
 def _simulated_shape(profile: str, command: str) -> str:
     """The built-in profile whose shape the simulator writes for `command` (`--profile`)."""
+    from qs_tui.sim.shapes import SHAPES as SIMULATED_SHAPES
+
     if profile not in SIMULATED_SHAPES:
         raise UsageError(
             f"{command} --profile: the simulator writes the shapes of the built-in profiles "
