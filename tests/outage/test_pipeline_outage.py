@@ -222,21 +222,29 @@ class Transcript(io.StringIO):
         return super().write(text)
 
 
-def test_headless_says_it_in_one_clear_line_and_exits_0(
-    leak_file: Path, server: FakeElasticsearch
-) -> None:
+def _headless(
+    leak_file: Path, server: FakeElasticsearch, *, json_lines: bool
+) -> tuple[int, Transcript, io.StringIO]:
+    """`run --headless --approve auto` on the leak, the cluster failing while it runs."""
     out, err = Transcript(server), io.StringIO()
     status = run_headless(
         scenario=str(leak_file),
         speed=None,
         approve="auto",
-        json_lines=False,
+        json_lines=json_lines,
         out=out,
         err=err,
         stdin=io.StringIO(""),
         settings=settings_for(server.url, ELASTIC_API_KEY=API_KEY),
         pipeline_settings=SETTINGS,
     )
+    return status, out, err
+
+
+def test_headless_says_it_in_one_clear_line_and_exits_0(
+    leak_file: Path, server: FakeElasticsearch
+) -> None:
+    status, out, err = _headless(leak_file, server, json_lines=False)
     text = out.getvalue() + err.getvalue()
     assert status == EXIT_OK, text
     assert server.faulted >= 1
@@ -250,18 +258,7 @@ def test_headless_says_it_in_one_clear_line_and_exits_0(
 def test_headless_json_has_the_outage_and_the_recovery_as_events(
     leak_file: Path, server: FakeElasticsearch
 ) -> None:
-    out, err = Transcript(server), io.StringIO()
-    status = run_headless(
-        scenario=str(leak_file),
-        speed=None,
-        approve="auto",
-        json_lines=True,
-        out=out,
-        err=err,
-        stdin=io.StringIO(""),
-        settings=settings_for(server.url, ELASTIC_API_KEY=API_KEY),
-        pipeline_settings=SETTINGS,
-    )
+    status, out, err = _headless(leak_file, server, json_lines=True)
     assert status == EXIT_OK, err.getvalue()
     assert server.faulted >= 1
     events = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
