@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,3 +46,19 @@ def forwarding_handler(
     for method in methods:
         setattr(Handler, f"do_{method}", lambda request, method=method: handle(request, method))
     return Handler
+
+
+def read_body(request: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, as its `Content-Length` says (empty when it has none)."""
+    length = int(request.headers.get("Content-Length", "0"))
+    return request.rfile.read(length) if length else b""
+
+
+def reply_json(request: BaseHTTPRequestHandler, status: int, answer: Any) -> None:
+    """Answer `request` with `status` and `answer` as a JSON body."""
+    payload = json.dumps(answer).encode()
+    request.send_response(status)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(payload)))
+    request.end_headers()
+    request.wfile.write(payload)

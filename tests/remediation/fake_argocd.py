@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.loopback import LoopbackServer, forwarding_handler
+from tests.loopback import LoopbackServer, forwarding_handler, read_body, reply_json
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "argocd"
 TOKEN = "argocd-t0ken-for-tests"
@@ -70,19 +70,13 @@ class FakeArgoCD:
         return str(self.app["status"]["history"][-1]["revision"])
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length", "0"))
-        body = handler.rfile.read(length) if length else b""
+        body = read_body(handler)
         parts = urlsplit(handler.path)
         request = Request(method, parts.path, parse_qs(parts.query), dict(handler.headers), body)
         with self._lock:
             self.requests.append(request)
             status, answer = self._route(request)
-        payload = json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        reply_json(handler, status, answer)
 
     def _route(self, request: Request) -> tuple[int, Any]:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.loopback import LoopbackServer, forwarding_handler
+from tests.loopback import LoopbackServer, forwarding_handler, read_body, reply_json
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kubernetes"
 TOKEN = "k8s-t0ken-for-tests"
@@ -119,8 +119,7 @@ class FakeKubernetes:
     # ---- serving ------------------------------------------------------------------------
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length", "0"))
-        body = handler.rfile.read(length) if length else b""
+        body = read_body(handler)
         parts = urlsplit(handler.path)
         request = Request(method, parts.path, parse_qs(parts.query), dict(handler.headers), body)
         with self._lock:
@@ -129,19 +128,11 @@ class FakeKubernetes:
             self.release.wait()
             return
         if handler.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self._reply(handler, 401, self._status(401, "Unauthorized", "Unauthorized"))
+            reply_json(handler, 401, self._status(401, "Unauthorized", "Unauthorized"))
             return
         with self._lock:
             status, answer = self._route(request)
-        self._reply(handler, status, answer)
-
-    def _reply(self, handler: BaseHTTPRequestHandler, status: int, answer: Any) -> None:
-        payload = json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        reply_json(handler, status, answer)
 
     @staticmethod
     def _status(code: int, reason: str, message: str) -> dict[str, Any]:

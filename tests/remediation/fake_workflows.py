@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.loopback import LoopbackServer, forwarding_handler
+from tests.loopback import LoopbackServer, forwarding_handler, read_body, reply_json
 
 KIBANA = Path(__file__).resolve().parents[2] / "fixtures" / "kibana"
 FIXTURES = KIBANA / "workflows"
@@ -66,19 +66,13 @@ class FakeWorkflows:
         return [r for r in self.requests if r.method == "POST"]
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length", "0"))
-        body = handler.rfile.read(length) if length else b""
+        body = read_body(handler)
         headers = {k.lower(): v for k, v in handler.headers.items()}
         request = Request(method, urlsplit(handler.path).path, headers, body)
         with self._lock:
             self.requests.append(request)
             status, answer = self._route(request)
-        payload = json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        reply_json(handler, status, answer)
 
     def _route(self, request: Request) -> tuple[int, Any]:
         if request.headers.get("authorization") != f"ApiKey {API_KEY}":
