@@ -369,7 +369,9 @@ def _build_live(plan: SessionPlan) -> Session:
     store = plan.store
     assert store is not None  # check_plan refuses a live plan without a store
     clock = plan.clock or SystemClock()
-    store.ensure_templates()  # incidents and the audit trail are still written
+    # Incidents and the audit trail are still written; telemetry is the team's own, so no
+    # telemetry template or data stream of ours is created on their cluster.
+    store.ensure_templates(telemetry=False)
     _require_telemetry(store)
     # Loaded here: a simulated session never needs the live source's modules.
     from qs_tui.live import EstateWatcher, LiveSource, TopologyConfigError, topology_file

@@ -157,9 +157,9 @@ class WatchedStore:
         """`Store.index`, watched."""
         return self._call(lambda: self.inner.index(index, document, doc_id=doc_id, create=create))
 
-    def ensure_templates(self) -> list[str]:
+    def ensure_templates(self, *, telemetry: bool = True) -> list[str]:
         """`Store.ensure_templates`, watched."""
-        return self._call(self.inner.ensure_templates)
+        return self._call(lambda: self.inner.ensure_templates(telemetry=telemetry))
 
     def refresh(self, index: str | None = None) -> None:
         """`Store.refresh`, watched."""

@@ -133,8 +133,12 @@ class Store(Protocol):
         """
         ...
 
-    def ensure_templates(self) -> list[str]:
-        """Install the project's index templates (idempotent); returns the names installed."""
+    def ensure_templates(self, *, telemetry: bool = True) -> list[str]:
+        """Install the project's index templates (idempotent); returns the names installed.
+
+        With `telemetry=False` only the agents' own indices (incidents, decisions) are
+        installed: a live session must not create telemetry indices on the team's cluster.
+        """
         ...
 
     def refresh(self, index: str | None = None) -> None:

@@ -43,7 +43,7 @@ from qs_tui.store.base import (
     StoreUnavailable,
 )
 from qs_tui.store.compat import ApiCompatibility, CompatibilityTransport
-from qs_tui.store.templates import INDICES, spec_for
+from qs_tui.store.templates import indices_to_install, spec_for
 
 __all__ = [
     "CLIENT_VERSION",
@@ -441,11 +441,12 @@ class ElasticStore:
             self._raise(error, action=f"write a document to {index}")
         return str(response.body.get("_id", doc_id or ""))
 
-    def ensure_templates(self) -> list[str]:
+    def ensure_templates(self, *, telemetry: bool = True) -> list[str]:
         """Install every index template, then create the plain indices and data streams.
 
         Creating them up front means `FROM qs-incidents` answers (with no rows) on a fresh
-        cluster instead of failing with an unknown index.
+        cluster instead of failing with an unknown index. With `telemetry=False` the
+        simulator's telemetry indices are left out (see `indices_to_install`).
 
         Returns:
             The names of the templates installed, in `INDICES` order.
@@ -454,8 +455,9 @@ class ElasticStore:
             StoreError: "index template <name> rejected" with ES's reason, or a connection,
                 authentication or permission problem.
         """
+        specs = indices_to_install(telemetry=telemetry)
         installed: list[str] = []
-        for spec in INDICES:
+        for spec in specs:
             try:
                 self._client.indices.put_index_template(
                     name=spec.template, body=spec.template_body()
@@ -470,7 +472,7 @@ class ElasticStore:
             except Exception as error:  # translated at the boundary
                 self._raise(error, action=f"install index template {spec.template}")
             installed.append(spec.template)
-        for spec in INDICES:
+        for spec in specs:
             self._create_if_missing(spec.name, data_stream=spec.data_stream)
         return installed
 

@@ -71,7 +71,7 @@ from qs_tui.store.base import (
 )
 from qs_tui.store.persistence import DataDirectory, IndexRecord
 from qs_tui.store.retention import DEFAULT_RETENTION, PRUNE_EVERY, is_telemetry
-from qs_tui.store.templates import INDICES, spec_for
+from qs_tui.store.templates import indices_to_install, spec_for
 
 ID = "_id"
 TIMESTAMP = "@timestamp"
@@ -1091,16 +1091,18 @@ class EmbeddedStore:
             self._commit(table, batch)
             return str(batch.frame[ID][0])
 
-    def ensure_templates(self) -> list[str]:
+    def ensure_templates(self, *, telemetry: bool = True) -> list[str]:
         """The templates are built in; like `ElasticStore`, also create the (empty) indices
-        so that `FROM qs-incidents` answers with no rows instead of "Unknown index"."""
+        so that `FROM qs-incidents` answers with no rows instead of "Unknown index"
+        (without `telemetry`, only the agents' own: see `indices_to_install`)."""
         self._check_open()
-        for spec in INDICES:
+        specs = indices_to_install(telemetry=telemetry)
+        for spec in specs:
             with self._lock:
                 exists = spec.name in self._tables
             if not exists:
                 self.create_index(spec.name, spec.mapping(), data_stream=spec.data_stream)
-        return [spec.template for spec in INDICES]
+        return [spec.template for spec in specs]
 
     def refresh(self, index: str | None = None) -> None:
         """Nothing to do: every write is visible to queries as soon as it returns."""

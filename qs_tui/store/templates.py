@@ -180,6 +180,15 @@ INDICES: tuple[IndexSpec, ...] = (
 )
 
 BY_NAME: dict[str, IndexSpec] = {spec.name: spec for spec in INDICES}
+#: The indices the simulator writes telemetry to. A live session reads the team's own
+#: telemetry and writes only incidents and the audit trail, so it leaves these alone.
+TELEMETRY_INDICES: frozenset[str] = frozenset({METRICS, LOGS, DEPLOYMENTS})
+
+
+def indices_to_install(*, telemetry: bool) -> tuple[IndexSpec, ...]:
+    """`INDICES`, or (without `telemetry`) only the agents' own: incidents and decisions."""
+    return tuple(spec for spec in INDICES if telemetry or spec.name not in TELEMETRY_INDICES)
+
 
 # ---- The simulator's ECS and OpenTelemetry shapes (`qs_tui.sim.shapes`) -------------------
 #

@@ -132,9 +132,9 @@ class StaleSearch:
     ) -> str:
         return self.store.index(index, document, doc_id=doc_id, create=create)
 
-    def ensure_templates(self) -> list[str]:
-        self.view.ensure_templates()
-        return self.store.ensure_templates()
+    def ensure_templates(self, *, telemetry: bool = True) -> list[str]:
+        self.view.ensure_templates(telemetry=telemetry)
+        return self.store.ensure_templates(telemetry=telemetry)
 
     def refresh(self, index: str | None = None) -> None:
         self.store.refresh(index)

@@ -108,6 +108,11 @@ def test_a_live_run_detects_explains_and_records_the_fault_in_the_clusters_telem
         if r.method in ("PUT", "POST") and any(p in r.path for p in ("/_bulk", "/_doc", "/_create"))
     }
     assert written and written <= AGENT_INDICES, written
+    # Nor was any telemetry index of ours set up on the team's cluster: only the templates
+    # and indices of the agents' own records.
+    set_up = {r.path for r in sent if r.method == "PUT" and not r.path.startswith("/qs-incidents/")}
+    assert "/_index_template/qs-incidents-template" in set_up, set_up
+    assert not {p for p in set_up if re.search(r"qs-(metrics|logs|deployments)", p)}, set_up
     assert not [r for r in sent if r.path.endswith("/_bulk") or r.path == "/_bulk"]
 
 

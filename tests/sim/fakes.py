@@ -37,7 +37,7 @@ class RecordingStore:
         self.calls.append((index, [dict(document)]))
         return doc_id or str(len(self.calls))
 
-    def ensure_templates(self) -> list[str]:
+    def ensure_templates(self, *, telemetry: bool = True) -> list[str]:
         self.templates_installed += 1
         return []
 

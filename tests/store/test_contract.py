@@ -78,6 +78,28 @@ def test_ensure_templates_names_every_template_and_is_idempotent(store: Store) -
     assert store.ensure_templates() == [spec.template for spec in INDICES]
 
 
+@pytest.mark.parametrize("kind", ["embedded", "elastic"])
+def test_without_telemetry_only_the_agents_own_indices_are_set_up(kind: str) -> None:
+    expected = ["qs-incidents-template", "qs-agent-decisions-template"]
+    if kind == "embedded":
+        embedded = EmbeddedStore(now=lambda: START)
+        assert embedded.ensure_templates(telemetry=False) == expected
+        assert set(embedded.indices()) == {INCIDENTS, DECISIONS}
+        embedded.close()
+        return
+    with FakeElasticsearch(engine=True) as server:
+        elastic = elastic_store_for(server.url)
+        assert elastic.ensure_templates(telemetry=False) == expected
+        puts = {r.path for r in server.requests if r.method == "PUT"}
+        elastic.close()
+    assert puts == {
+        "/_index_template/qs-incidents-template",
+        "/_index_template/qs-agent-decisions-template",
+        f"/{INCIDENTS}",
+        f"/{DECISIONS}",
+    }
+
+
 def test_health_is_ok(store: Store) -> None:
     health = store.health()
 

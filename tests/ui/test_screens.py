@@ -441,8 +441,8 @@ class RecordingStore:
     ) -> str:
         return self.inner.index(index, document, doc_id=doc_id, create=create)
 
-    def ensure_templates(self) -> list[str]:
-        return self.inner.ensure_templates()
+    def ensure_templates(self, *, telemetry: bool = True) -> list[str]:
+        return self.inner.ensure_templates(telemetry=telemetry)
 
     def refresh(self, index: str | None = None) -> None:
         self.inner.refresh(index)
