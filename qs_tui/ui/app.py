@@ -152,13 +152,21 @@ class WarRoomApp(App[int]):
         self.query_one("#timeline-box").border_title = "Incident timeline"
         self.services.border_subtitle = "writing history…"
         self.status.show(
-            scenario=self.plan.scenario.name if self.plan.scenario else "live",
+            scenario=self._source_name(),
+            wall_clock=self.plan.source == "live",
             store="embedded (memory)" if self.plan.store is None else "connecting…",
             now=self.plan.clock.now(),
             speed=self.speed,
         )
         self.query_one("#rows").focus()
         self.start_pipeline()
+
+    def _source_name(self) -> str:
+        """The scenario played, or on a live source `live` and the profile read through."""
+        if self.plan.source != "live" and self.plan.scenario is not None:
+            return self.plan.scenario.name
+        profile = self.plan.profile.name if self.plan.profile is not None else "qs"
+        return f"live · {profile} profile"
 
     @property
     def status(self) -> StatusBar:
@@ -448,6 +456,9 @@ class WarRoomApp(App[int]):
 
     def action_speed(self, step: int) -> None:
         """Go one step faster (+1) or slower (-1)."""
+        if self.plan.source == "live":
+            self.notify("a live source runs on the wall clock: +/- set the simulation's speed")
+            return
         faster = [s for s in SPEED_STEPS if s > self.speed]
         slower = [s for s in SPEED_STEPS if s < self.speed]
         if step > 0 and faster:

@@ -24,7 +24,8 @@ class StatusFacts:
         speed: simulated seconds per wall second.
         open_incidents: incidents not yet closed.
         paused: whether simulated time stands still.
-        scenario: the scenario being played.
+        scenario: the scenario being played (on a live source: `live` and the profile).
+        wall_clock: whether time is the wall clock (a live source): no speed is shown.
         problem: a failure to show instead of the live state.
     """
 
@@ -36,6 +37,7 @@ class StatusFacts:
     open_incidents: int = 0
     paused: bool = False
     scenario: str = ""
+    wall_clock: bool = False
     problem: str | None = None
 
 
@@ -97,8 +99,11 @@ class StatusBar(Static):
             return Content(" │ ").join(parts)
         shape = "%H:%M:%S" if compact else "%Y-%m-%d %H:%M:%S"
         clock = facts.now.strftime(shape) if facts.now else "--:--:--"
-        speed = f"{facts.speed:g}"
-        parts.append(Content.from_markup("[b]$clock[/] ×$speed", clock=clock, speed=speed))
+        if facts.wall_clock:
+            parts.append(Content.from_markup("[b]$clock[/] UTC", clock=clock))
+        else:
+            speed = f"{facts.speed:g}"
+            parts.append(Content.from_markup("[b]$clock[/] ×$speed", clock=clock, speed=speed))
         count = facts.open_incidents
         if count:
             noun = "incident" if count == 1 else "incidents"
