@@ -370,7 +370,7 @@ class Surgeon(Agent):
                 announced = True
                 self.say(
                     f"executing: {action_verb(option.action)} {describe_target(option)}, "
-                    f"approved by {approval.by}, via the {self.executor.name} executor",
+                    f"approved by {approval.by}, via the {self._executor_name(target)} executor",
                     incident_id=incident.id,
                 )
             if not ok:
@@ -617,22 +617,29 @@ class Surgeon(Agent):
         except Exception as error:
             return False, _failure("revert", error)
 
+    def _executor_name(self, option: RemediationOption) -> str:
+        """The executor that carries `option` out: through a router, the one it maps to."""
+        executor: RemediationExecutor = self.executor
+        if isinstance(executor, RoutingExecutor):
+            executor = executor.executor_for(option)
+        return executor.name
+
     # ---- the audit trail of real-system calls -------------------------------------------
 
     def _real_system(self, option: RemediationOption) -> tuple[str, dict[str, Any]] | None:
         """The executor name and target a call for `option` goes to, or None when it reaches
         no real system (the simulated cluster, advice)."""
-        executor: RemediationExecutor = self.executor
         target: dict[str, Any] = {"service": option.service, "region": option.region}
-        if isinstance(executor, RoutingExecutor):
-            mapped = executor.config.target_for(option.service, option.region, option.action)
+        if isinstance(self.executor, RoutingExecutor):
+            config = self.executor.config
+            mapped = config.target_for(option.service, option.region, option.action)
             if mapped is not None:
                 # The mapping names the variables that hold tokens, never the tokens.
                 target = mapped.model_dump(mode="json", exclude_none=True)
-            executor = executor.executor_for(option)
-        if executor.name in NOT_REAL_EXECUTORS:
+        name = self._executor_name(option)
+        if name in NOT_REAL_EXECUTORS:
             return None
-        return executor.name, target
+        return name, target
 
     def _audited(
         self,

@@ -201,7 +201,7 @@ def test_routing_sends_mapped_regions_to_their_executor_and_advises_for_the_rest
         built.append(target)
         return real
 
-    context, _ = _context()
+    context, events = _context()
     surgeon = Surgeon(context, executor=RoutingExecutor(config, build=build))
     option = make_option(ActionKind.RESTART, region="all")
 
@@ -219,6 +219,10 @@ def test_routing_sends_mapped_regions_to_their_executor_and_advises_for_the_rest
     assert statuses["restart payment-service/us-east-1"] is StepStatus.OK
     assert all(statuses[f"restart payment-service/{r}"] is StepStatus.ADVISED for r in others)
     assert report.summary.startswith("advisory: restart of payment-service in every region")
+    # The transcript names the executor the region is mapped to, not the router.
+    lines = [e.text for e in events if isinstance(e, AgentSpoke) and e.agent is AgentName.SURGEON]
+    executing = [line for line in lines if line.startswith("executing")]
+    assert len(executing) == 1 and executing[0].endswith(f"via the {real.name} executor")
 
 
 def test_an_advisory_surgeon_gives_the_mapped_command_and_never_says_executing() -> None:
