@@ -356,14 +356,22 @@ async def _steady(app: WarRoomApp, pilot: Pilot[Any]) -> None:
     """Let every message settle before a frame is taken.
 
     Toasts are cleared: they vanish on Textual's wall-clock timer, which would make the
-    frames depend on the machine's speed.
+    frames depend on the machine's speed. For the same reason the approval countdown is
+    redrawn now: the modal redraws it on a one-second wall-clock timer, so how often that
+    timer had fired decided which second a frame showed (1:59 on one run, 1:58 on the
+    next); redrawn here, it shows the demo's wall clock as it is at this frame.
     """
+    from qs_tui.ui.screens.approval import ApprovalModal
+
     if app.return_code is not None:
         return
     with contextlib.suppress(RuntimeError):  # the app may be quitting (the tape's `q`)
         await app.flush()
     await app.workers.wait_for_complete()
     app.clear_notifications()
+    for screen in app.screen_stack:
+        if isinstance(screen, ApprovalModal) and screen.is_mounted:
+            screen.refresh_countdown()
     await pilot.pause()
 
 
@@ -400,13 +408,14 @@ def _canvas(png: bytes, geometry: TapeGeometry) -> Image.Image:
 def shared_palette(counts: Mapping[tuple[int, ...], int]) -> list[int]:
     """One palette for every frame: at most `PALETTE_COLOURS` colours, as flat RGB values.
 
-    `counts` is how many pixels of each colour the frames have. The war room draws with a
-    few dozen theme colours, but its anti-aliased text and the sparklines' gradients make
-    thousands of shades (8,353 in the demo), so they are reduced by median cut. Each colour
-    weighs the square root of its pixel count: by plain count the large flat backgrounds
-    take the palette and the shades at letters' edges drift (mean error 1.38 per channel
-    on the demo's frames, up to 71); square roots keep the edges closer (1.25, up to 56)
-    and text reads as it does in the SVG.
+    `counts` is how many pixels of each colour the frames have. It comes from the frames,
+    not the theme: the sparklines alone are drawn in hundreds of gradient colours (the
+    demo's SVGs name over 400), and anti-aliased text makes thousands of shades (over 8,000
+    in the demo's pictures), so they are reduced by median cut. Each colour weighs the
+    square root of its pixel count: by plain count the large flat backgrounds take the
+    palette and the shades at letters' edges drift (mean error 1.38 per channel on the
+    demo's frames, up to 71); square roots keep the edges closer (1.25, up to 56) and text
+    reads as it does in the SVG.
 
     The colours are sorted before they are weighed, so the palette depends on the set of
     frames only, not on their order.

@@ -9,7 +9,9 @@ only what changed since the frame before; that is checked on the committed GIF i
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -23,8 +25,10 @@ from qs_tui.ui.demo import (
     assemble_gif,
     main,
     make_demo,
+    record,
     shared_palette,
     shell_svg,
+    steady_textual,
     tape_geometry,
 )
 from qs_tui.ui.tape import load_tape
@@ -152,14 +156,15 @@ def test_identical_frames_are_merged_into_a_longer_one() -> None:
 
 @needs_rsvg
 def test_rendering_the_tape_again_gives_the_committed_gifs_frames() -> None:
-    # The shell part (typing `qs-tui …`, 2.1 s of tape) and the war room's first second,
-    # rendered again in this process: `make demo` made the committed GIF in another one, so
-    # equal frames mean the same input gives the same frames. The palette is the committed
+    # The shell part (typing `qs-tui …`, 2.1 s of tape), the war room's first second and
+    # the approval modal's first three seconds of countdown, rendered again in this
+    # process: `make demo` made the committed GIF in another one, so equal frames mean the
+    # same input gives the same frames. The palette is the committed
     # GIF's: the whole tape's frames make it, and this prefix has only some of them.
     with Image.open(GIF) as committed:
         palette = committed.getpalette()
     assert palette is not None
-    rendered_bytes = make_demo(TAPE, limit_s=3.0, palette=palette)
+    rendered_bytes = make_demo(TAPE, limit_s=6.0, palette=palette)
     frames = _frames(rendered_bytes)
     assert len(frames) > 10  # one per typed key at least: the prefix really was replayed
     geometry = tape_geometry(load_tape(TAPE))
@@ -167,6 +172,33 @@ def test_rendering_the_tape_again_gives_the_committed_gifs_frames() -> None:
         assert rendered.size == (geometry.width, geometry.height)
     # The last frame of a cut render lasts only until the cut: compare the ones before it.
     assert _frames(GIF)[: len(frames) - 1] == frames[:-1]
+
+
+def test_the_approval_countdown_follows_the_tapes_clock_not_the_machines(tmp_path: Path) -> None:
+    # The modal redraws its countdown on a one-second wall-clock timer; a frame must show
+    # the demo's clock (tape time) whatever that timer did, or two runs differ. At speed 10
+    # one tape second is one tick, which replays in much less than a second: a countdown
+    # left to that timer would lag behind the tape here.
+    tape = tmp_path / "countdown.tape"
+    tape.write_text(
+        'Output countdown.gif\nType "qs-tui --scenario memory-leak --speed 10"\nEnter\nSleep 12s\n',
+        encoding="utf-8",
+    )
+    with steady_textual():
+        frames = asyncio.run(record(load_tape(tape)))
+    shown: list[tuple[float, int]] = []  # (tape second the frame starts, seconds left)
+    start = 0.0
+    for svg, seconds in zip(frames.svgs, frames.seconds, strict=True):
+        label = re.search(r"(\d+):(\d\d)&#160;left", svg)
+        if label is not None:
+            shown.append((start, int(label[1]) * 60 + int(label[2])))
+        start += seconds
+    assert len(shown) >= 5  # the modal is up after a few ticks: one label per tape second
+    lefts = [left for _, left in shown]
+    assert lefts == sorted(lefts, reverse=True) and len(set(lefts)) == len(lefts)
+    # Seconds left plus tape time is the deadline: the same for every frame, to the second.
+    deadlines = [at + left for at, left in shown]
+    assert max(deadlines) - min(deadlines) < 1.0
 
 
 @needs_rsvg
