@@ -15,6 +15,9 @@ export after every key and every pipeline tick, renders each distinct frame to P
   during a `Sleep`. Consecutive identical frames are merged into one longer frame.
 - The shell part (the typed `qs-tui …` line and the prompt after quitting) is drawn by Rich,
   the renderer Textual's screenshots use, so it looks like the rest.
+- Bytes: every frame is mapped to one palette built from all the frames, so a frame stores
+  only the rectangle that changed since the one before (`assemble_gif`): about 2 MB for
+  the minute, where a palette per frame made every frame differ everywhere (5.4 MB).
 
 `rsvg-convert` rather than cairosvg: it is already what `make screenshots` needs, it is one
 system package (Debian/Ubuntu `librsvg2-bin`, Homebrew `librsvg`), whereas cairosvg needs the
@@ -29,11 +32,13 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import math
 import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -70,6 +75,9 @@ THEME_BACKGROUNDS: dict[str, str] = {
 PROMPT = "$ "
 #: GIF frame delays are counted in hundredths of a second.
 GIF_TICK_MS = 10
+#: Colours in the GIF's one palette: 255 of the 256 indices, the last left free for Pillow
+#: to mark the pixels a frame leaves as they were (transparent).
+PALETTE_COLOURS = 255
 
 INSTALL_RSVG = (
     "rsvg-convert not found: install librsvg2-bin (Debian/Ubuntu), librsvg2-tools "
@@ -348,14 +356,22 @@ async def _steady(app: WarRoomApp, pilot: Pilot[Any]) -> None:
     """Let every message settle before a frame is taken.
 
     Toasts are cleared: they vanish on Textual's wall-clock timer, which would make the
-    frames depend on the machine's speed.
+    frames depend on the machine's speed. For the same reason the approval countdown is
+    redrawn now: the modal redraws it on a one-second wall-clock timer, so how often that
+    timer had fired decided which second a frame showed (1:59 on one run, 1:58 on the
+    next); redrawn here, it shows the demo's wall clock as it is at this frame.
     """
+    from qs_tui.ui.screens.approval import ApprovalModal
+
     if app.return_code is not None:
         return
     with contextlib.suppress(RuntimeError):  # the app may be quitting (the tape's `q`)
         await app.flush()
     await app.workers.wait_for_complete()
     app.clear_notifications()
+    for screen in app.screen_stack:
+        if isinstance(screen, ApprovalModal) and screen.is_mounted:
+            screen.refresh_countdown()
     await pilot.pause()
 
 
@@ -377,42 +393,135 @@ def render_png(svg: str, *, width: int, height: int, converter: str) -> bytes:
     return done.stdout
 
 
-def assemble_gif(frames: Frames, geometry: TapeGeometry, *, converter: str) -> bytes:
-    """The GIF of `frames` at the tape's size: one palette image per distinct frame.
+def _canvas(png: bytes, geometry: TapeGeometry) -> Image.Image:
+    """A rendered terminal centred on the tape's background, as an RGB picture."""
+    from PIL import Image
+
+    terminal = Image.open(io.BytesIO(png)).convert("RGBA")
+    canvas = Image.new("RGBA", (geometry.width, geometry.height), geometry.background)
+    left = (geometry.width - terminal.width) // 2
+    top = (geometry.height - terminal.height) // 2
+    canvas.alpha_composite(terminal, (left, top))
+    return canvas.convert("RGB")
+
+
+def shared_palette(counts: Mapping[tuple[int, ...], int]) -> list[int]:
+    """One palette for every frame: at most `PALETTE_COLOURS` colours, as flat RGB values.
+
+    `counts` is how many pixels of each colour the frames have. It comes from the frames,
+    not the theme: the sparklines alone are drawn in hundreds of gradient colours (the
+    demo's SVGs name over 400), and anti-aliased text makes thousands of shades (over 8,000
+    in the demo's pictures), so they are reduced by median cut. Each colour weighs the
+    square root of its pixel count: by plain count the large flat backgrounds take the
+    palette and the shades at letters' edges drift (mean error 1.38 per channel on the
+    demo's frames, up to 71); square roots keep the edges closer (1.25, up to 56) and text
+    reads as it does in the SVG.
+
+    The colours are sorted before they are weighed, so the palette depends on the set of
+    frames only, not on their order.
+    """
+    from PIL import Image
+
+    colours = sorted(counts)
+    if len(colours) <= PALETTE_COLOURS:
+        return [channel for colour in colours for channel in colour]
+    sample = b"".join(bytes(colour) * max(1, math.isqrt(counts[colour])) for colour in colours)
+    weighed = Image.frombytes("RGB", (len(sample) // 3, 1), sample)
+    reduced = weighed.quantize(
+        colors=PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
+    flat = reduced.getpalette() or []
+    # Distinct entries only: Pillow's GIF writer matches frames to the palette by colour.
+    entries = dict.fromkeys(tuple(flat[i : i + 3]) for i in range(0, len(flat), 3))
+    return [channel for colour in list(entries)[:PALETTE_COLOURS] for channel in colour]
+
+
+def assemble_gif(
+    frames: Frames,
+    geometry: TapeGeometry,
+    *,
+    converter: str,
+    palette: Sequence[int] | None = None,
+) -> bytes:
+    """The GIF of `frames` at the tape's size, every frame on one shared palette.
+
+    Small because a terminal changes little from one frame to the next, and the GIF is
+    written so that only the change is stored:
+
+    - one palette (`shared_palette`, or `palette` when given) for every frame, each frame
+      mapped to it without dithering: an unchanged pixel keeps its index from frame to
+      frame, and no frame carries a colour table of its own;
+    - Pillow then stores, for each frame, only the rectangle that differs from the one
+      before, with the unchanged pixels inside it as the transparent index (its
+      `optimize`; that is why the palette leaves one of the 256 indices free), and
+      `disposal=1` ("do not dispose") draws each rectangle over the previous picture;
+    - frames that come out identical once mapped to the palette are one frame whose delay
+      is the sum of theirs.
 
     Frame delays are whole hundredths of a second (the GIF unit), rounded on the running
     total so the GIF lasts as long as the tape.
+
+    Args:
+        frames: the recorded SVG frames.
+        geometry: the tape's picture settings.
+        converter: the `rsvg-convert` executable.
+        palette: flat RGB values of the palette to use instead of one built from the
+            frames (the first `PALETTE_COLOURS` colours are used): to render a part of the
+            tape again exactly as the whole GIF shows it.
+
+    Raises:
+        DemoError: when `rsvg-convert` fails or the tape shows nothing.
     """
     from PIL import Image
 
     inner_w = geometry.width - 2 * geometry.padding
     inner_h = geometry.height - 2 * geometry.padding
-    rendered: dict[str, Image.Image] = {}
+    # Rendered once per distinct SVG; kept as PNG (a few dozen kB each) while the palette is
+    # built, rather than as pictures (3.6 MB each).
+    pngs: dict[str, bytes] = {}
+    keys: list[str] = []
+    for svg in frames.svgs:
+        key = hashlib.sha256(svg.encode("utf-8")).hexdigest()
+        if key not in pngs:
+            pngs[key] = render_png(svg, width=inner_w, height=inner_h, converter=converter)
+        keys.append(key)
+    if palette is None:
+        counts: Counter[tuple[int, ...]] = Counter()
+        for png in pngs.values():
+            for count, colour in _canvas(png, geometry).getcolors(1 << 24) or ():
+                assert isinstance(colour, tuple)  # an RGB picture's colours are triples
+                counts[colour] += count
+        palette = shared_palette(counts)
+    reference = Image.new("P", (1, 1))
+    reference.putpalette(list(palette[: 3 * PALETTE_COLOURS]))
+    mapped: dict[str, Image.Image] = {
+        key: _canvas(png, geometry).quantize(palette=reference, dither=Image.Dither.NONE)
+        for key, png in pngs.items()
+    }
     images: list[Image.Image] = []
     durations: list[int] = []
     total_s = 0.0
     shown_ms = 0
-    for svg, seconds in zip(frames.svgs, frames.seconds, strict=True):
-        key = hashlib.sha256(svg.encode("utf-8")).hexdigest()
-        if key not in rendered:
-            png = render_png(svg, width=inner_w, height=inner_h, converter=converter)
-            terminal = Image.open(io.BytesIO(png)).convert("RGBA")
-            canvas = Image.new("RGBA", (geometry.width, geometry.height), geometry.background)
-            left = (geometry.width - terminal.width) // 2
-            top = (geometry.height - terminal.height) // 2
-            canvas.alpha_composite(terminal, (left, top))
-            # One adaptive palette per frame: a terminal has far fewer than 256 colours.
-            rendered[key] = canvas.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE)
+    for key, seconds in zip(keys, frames.seconds, strict=True):
         total_s += seconds
         end_ms = round(total_s * 1000 / GIF_TICK_MS) * GIF_TICK_MS
         if end_ms - shown_ms < GIF_TICK_MS:  # shorter than a GIF tick: fold into the next
             continue
-        images.append(rendered[key])
-        durations.append(end_ms - shown_ms)
+        image = mapped[key]
+        if images and image.tobytes() == images[-1].tobytes():
+            durations[-1] += end_ms - shown_ms  # looks the same: the last frame lasts longer
+        else:
+            images.append(image)
+            durations.append(end_ms - shown_ms)
         shown_ms = end_ms
     if not images:
         raise DemoError("the tape shows nothing (no frames while shown)")
     out = io.BytesIO()
+    # Pillow's GIF writer (https://pillow.readthedocs.io/en/stable/handbook/image-file-formats.html#gif):
+    # `palette` makes it the global colour table (no local ones); `optimize` crops each
+    # frame to what changed and, since Pillow 10.2, fills its unchanged pixels with a free
+    # palette index marked transparent; `disposal=1` leaves each frame in place under the
+    # next.
     images[0].save(
         out,
         format="GIF",
@@ -421,12 +530,19 @@ def assemble_gif(frames: Frames, geometry: TapeGeometry, *, converter: str) -> b
         duration=durations,
         loop=0,
         optimize=True,
+        disposal=1,
+        palette=bytes(images[0].getpalette() or ()),
     )
     return out.getvalue()
 
 
-def make_demo(tape: Path, *, limit_s: float | None = None) -> bytes:
+def make_demo(
+    tape: Path, *, limit_s: float | None = None, palette: Sequence[int] | None = None
+) -> bytes:
     """The demo GIF of `tape` (or of its first `limit_s` seconds).
+
+    `palette` (flat RGB values) replaces the one built from the frames: a prefix rendered
+    with the whole GIF's palette shows the same pictures as the whole GIF.
 
     Raises:
         DemoError: for a missing tool, a bad tape or a failed replay; the message says which.
@@ -446,7 +562,7 @@ def make_demo(tape: Path, *, limit_s: float | None = None) -> bytes:
         raise DemoError(str(error)) from None
     with steady_textual():
         frames = asyncio.run(record(commands, limit_s=limit_s))
-    return assemble_gif(frames, tape_geometry(commands), converter=converter)
+    return assemble_gif(frames, tape_geometry(commands), converter=converter, palette=palette)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
