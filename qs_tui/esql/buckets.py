@@ -11,7 +11,7 @@ covered are aggregated.
 
 An entry is valid for exactly the frames it was built from (compared by identity: the store
 hands out a new frame on every write) and is dropped as soon as a query sees other frames.
-It holds the frames weakly, so it never keeps old data alive.
+It holds the frames weakly, so it never keeps old data alive, and goes once they are gone.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ class _Entry:
     # Columns named positionally (`c0`, `c1`, …): hidden names differ from query to query.
     data: pl.DataFrame
 
+    def alive(self) -> bool:
+        return all(ref() is not None for ref in self.frames)
+
     def holds(self, frames: Sequence[pl.DataFrame]) -> bool:
         return len(frames) == len(self.frames) and all(
             ref() is frame for ref, frame in zip(self.frames, frames, strict=True)
@@ -76,6 +79,11 @@ class BucketCache:
     computed: list[tuple[int, int]] = field(default_factory=list)
     _entries: OrderedDict[Hashable, _Entry] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __len__(self) -> int:
+        """How many aggregations are kept."""
+        with self._lock:
+            return len(self._entries)
 
     def clear(self) -> None:
         """Forget every entry and the `computed` log."""
@@ -102,6 +110,9 @@ class BucketCache:
         """
         positional = [f"c{i}" for i in range(len(spec.names))]
         with self._lock:
+            # Entries whose data the store has let go of can never answer again.
+            for signature in [s for s, e in self._entries.items() if not e.alive()]:
+                del self._entries[signature]
             entry = self._entries.get(spec.signature)
             if entry is not None and not entry.holds(spec.frames):
                 entry = None
