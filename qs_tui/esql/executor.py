@@ -6,13 +6,14 @@ import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 from qs_tui.esql.aggregates import AGGREGATE_NAMES, compile_aggregate
+from qs_tui.esql.buckets import BUCKETS, BucketedStats
 from qs_tui.esql.casting import implicit_casts
 from qs_tui.esql.catalog import Catalog, Column, EsqlResult, IndexData
 from qs_tui.esql.errors import EsqlError, EsqlExecutionError
@@ -29,8 +30,9 @@ from qs_tui.esql.functions import (
     unsupported_error,
     where,
 )
+from qs_tui.esql.functions.core import span_millis
 from qs_tui.esql.patterns import dissect_columns, grok_columns
-from qs_tui.esql.timerange import TIME_FIELD, TimeRange, is_time_type, time_range
+from qs_tui.esql.timerange import TIME_FIELD, TimeRange, is_time_type, split_time_range
 from qs_tui.esql.values import frame_to_values
 
 DEFAULT_LIMIT = 1000
@@ -99,6 +101,8 @@ class _Frame:
     pending: list[tuple[Check, str, str]] = field(default_factory=list)
     # Straight after FROM: how `lf` reads its indices, so a WHERE can read a window of them.
     scan: _Scan | None = None
+    # Straight after such a WHERE: the window it read, so a STATS can reuse time buckets.
+    window: _Window | None = None
 
     def columns(self) -> dict[str, ColumnInfo]:
         return {name: ColumnInfo(kind, name in self.multi) for name, kind in self.types.items()}
@@ -160,6 +164,8 @@ class Executor:
             self.position = command.pos
             frame = handler(frame, command)
             frame.scan = None  # only the command right after FROM may narrow the scan
+            if not isinstance(command, ast.Where):
+                frame.window = None  # only a STATS right after that WHERE may reuse buckets
             if isinstance(command, ast.Limit):
                 has_limit = True
         # Plans are lazy: a failure while collecting cannot be traced to one command.
@@ -381,12 +387,19 @@ class Executor:
         compiler = self._compiler(frame)
         cast = self._cast(command.condition, frame.columns())
         condition = compiler.condition(cast)
-        if frame.scan is not None and not compiler.checks:
+        scan, frame.window = frame.scan, None
+        if scan is not None and not compiler.checks:
             # Rows outside the window cannot pass, and no row's evaluation warns: reading
             # only the window answers the same (see `qs_tui.esql.timerange`).
-            window = time_range(cast, lambda node: self._constant_instant(frame, node))
+            window, rest = split_time_range(cast, lambda node: self._constant_instant(frame, node))
             if window is not None:
-                frame.lf = frame.scan.lazy(window)
+                frame.lf = scan.lazy(window)
+                frame.window = _Window(
+                    window,
+                    rest,
+                    tuple(data for data, _, _ in scan.parts),
+                    tuple(frame.types.items()),
+                )
         frame.lf = self._bind(frame.lf, compiler)
         if compiler.scores and "_score" in frame.types:
             total = compiler.scores[0]
@@ -556,12 +569,22 @@ class Executor:
 
         if keys:
             hidden_keys = [hidden for _, hidden, _ in keys]
-            if agg_exprs:
-                aggregated = lf.group_by(hidden_keys).agg(agg_exprs)
+            reused = (
+                self._bucketed(frame, command, lf, keys, agg_exprs)
+                if agg_exprs and not row_flags and not self._deferred
+                else None
+            )
+            if reused is not None:
+                # Kept in key order when the bucket is the first key (see `_bucketed`).
+                aggregated = reused.lazy()
             else:
-                aggregated = lf.select(hidden_keys).unique()
-            # ES leaves the order of groups undefined; sorting by the keys keeps it stable.
-            aggregated = aggregated.sort(hidden_keys, nulls_last=True)
+                if agg_exprs:
+                    aggregated = lf.group_by(hidden_keys).agg(agg_exprs)
+                else:
+                    aggregated = lf.select(hidden_keys).unique()
+                # ES leaves the order of groups undefined; sorting by the keys keeps it
+                # stable.
+                aggregated = aggregated.sort(hidden_keys, nulls_last=True)
             aggregated = aggregated.with_columns(
                 [pl.col(hidden).alias(name) for name, hidden, _ in keys]
             )
@@ -594,6 +617,79 @@ class Executor:
         for name, (_, kind, multi) in final.items():
             result.put(name, kind, multi)
         return result
+
+    def _bucketed(
+        self,
+        frame: _Frame,
+        command: ast.Stats,
+        lf: pl.LazyFrame,
+        keys: list[tuple[str, str, Typed]],
+        agg_exprs: list[pl.Expr],
+    ) -> pl.DataFrame | None:
+        """The aggregation grouped by `keys`, through the bucket cache (`qs_tui.esql.buckets`)
+        when this STATS follows the window's WHERE and groups by fixed `@timestamp` buckets
+        that tile the window; None otherwise (the caller aggregates as usual).
+
+        Only when nothing in the rows warns (no checks pending) and nothing depends on the
+        instant of the query (`NOW()`): a kept bucket must answer exactly as a fresh one.
+        """
+        window = frame.window
+        if window is None:
+            return None
+        bounds = window.range
+        if (
+            bounds.lower is None
+            or bounds.upper is None
+            or not bounds.lower_inclusive
+            or bounds.upper_inclusive
+            or any(compiled.multi for _, _, compiled in keys)
+        ):
+            return None
+        groups = {group.name: group for group in command.groups}
+        bucket: tuple[int, int] | None = None
+        for position, (name, _, _) in enumerate(keys):
+            span = _time_bucket_ms(groups[name].expr)
+            if span is not None:
+                bucket = (position, span)
+                break
+        if bucket is None:
+            return None
+        position, span = bucket
+        lower, upper = _epoch_ms(bounds.lower), _epoch_ms(bounds.upper)
+        if lower % span or upper % span or lower >= upper:
+            return None  # a bucket at an edge would be partial: it depends on the window
+        signature = (window.source_types, window.rest, command)
+        if _calls_now(window.rest) or _calls_now_in(command):
+            return None
+        try:
+            hash(signature)
+        except TypeError:  # a multi-valued literal (a list): no signature to key it by
+            return None
+        names = tuple(
+            [hidden for _, hidden, _ in keys] + [expr.meta.output_name() for expr in agg_exprs]
+        )
+        spec = BucketedStats(
+            signature=signature,
+            frames=window.frames,
+            names=names,
+            bucket=position,
+            span_ms=span,
+        )
+        hidden_keys = list(names[: len(keys)])
+        bucket_ms = pl.col(names[position]).dt.epoch("ms")
+
+        def compute(start: int, end: int) -> pl.DataFrame:
+            rows = lf.filter((bucket_ms >= start) & (bucket_ms < end))
+            grouped = rows.group_by(hidden_keys).agg(agg_exprs)
+            return grouped.sort(hidden_keys, nulls_last=True).collect()
+
+        reused = BUCKETS.aggregate(spec, lower, upper, compute)
+        if position == 0:
+            # Each part is sorted by the keys and the parts follow each other in time, the
+            # first key: together they are in key order already (no bucket is null, as the
+            # window leaves out rows without a timestamp).
+            return reused
+        return reused.sort(hidden_keys, nulls_last=True)
 
     def _sort(self, frame: _Frame, command: ast.Sort) -> _Frame:
         compiler = self._compiler(frame)
@@ -820,6 +916,60 @@ class _Scan:
             for data, exprs, sliceable in self.parts
         ]
         return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The `@timestamp` window a WHERE right after FROM read, and what else it asked."""
+
+    range: TimeRange
+    rest: tuple[ast.Expr, ...]  # the other top-level AND terms of its condition
+    frames: tuple[pl.DataFrame, ...]  # the frames FROM read, in order
+    source_types: tuple[tuple[str, str], ...]  # the columns FROM made, with their types
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_ms(instant: datetime) -> int:
+    return (instant - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _time_bucket_ms(node: ast.Expr) -> int | None:
+    """The span of `BUCKET(@timestamp, <fixed span>)` in ms (epoch-aligned), else None."""
+    if not (
+        isinstance(node, ast.FunctionCall)
+        and node.name.upper() == "BUCKET"
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Field)
+        and node.args[0].name == TIME_FIELD
+        and isinstance(node.args[1], ast.TimeSpan)
+        and node.args[1].unit != "week"  # weeks start on Monday, not at the epoch
+    ):
+        return None
+    try:
+        return span_millis(node.args[1].amount, node.args[1].unit)
+    except KeyError:
+        return None
+
+
+def _calls_now(nodes: tuple[ast.Expr, ...]) -> bool:
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionCall) and node.name.upper() == "NOW":
+            return True
+        stack.extend(ast.children(node))
+    return False
+
+
+def _calls_now_in(command: ast.Stats) -> bool:
+    nodes: list[ast.Expr] = [group.expr for group in command.groups]
+    for agg in command.aggregates:
+        nodes.append(agg.expr)
+        if agg.where is not None:
+            nodes.append(agg.where)
+    return _calls_now(tuple(nodes))
 
 
 class _Aggregations:

@@ -22,7 +22,7 @@ import polars as pl
 from qs_tui.esql import ast
 from qs_tui.esql import types as t
 
-__all__ = ["TIME_FIELD", "TimeRange", "time_range"]
+__all__ = ["TIME_FIELD", "TimeRange", "split_time_range", "time_range"]
 
 #: The field windows are read on; the embedded store sorts its data streams by it.
 TIME_FIELD = "@timestamp"
@@ -99,22 +99,34 @@ def time_range(
     Returns:
         None when no term bounds `@timestamp` by a constant.
     """
+    return split_time_range(condition, constant)[0]
+
+
+def split_time_range(
+    condition: ast.Expr, constant: Callable[[ast.Expr], datetime | None]
+) -> tuple[TimeRange | None, tuple[ast.Expr, ...]]:
+    """`condition` as its `@timestamp` window (see `time_range`) and the other top-level
+    `AND` terms: a row passes when it lies in the window and every other term holds."""
     found = TimeRange()
     bounded = False
+    rest: list[ast.Expr] = []
     for term in _conjuncts(condition):
         if not isinstance(term, ast.BinaryOp) or term.op not in _FLIPPED:
+            rest.append(term)
             continue
         op, other = term.op, term.right
         if not _is_time_field(term.left):
             if not _is_time_field(term.right):
+                rest.append(term)
                 continue
             op, other = _FLIPPED[term.op], term.left
         value = constant(other)
         if value is None:
+            rest.append(term)
             continue
         found = found.narrowed(op, value)
         bounded = True
-    return found if bounded else None
+    return (found if bounded else None), tuple(rest)
 
 
 def _is_time_field(node: ast.Expr) -> bool:
