@@ -884,6 +884,31 @@ class _Table:
         )
 
 
+def _compact_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its text columns copied into fresh, contiguous buffers.
+
+    polars keeps strings longer than 12 bytes in shared data buffers that `filter`, `concat`
+    and `rechunk` reference rather than copy (the Arrow string-view layout:
+    https://arrow.apache.org/docs/format/Columnar.html#variable-size-binary-view-layout). A
+    table written a tick at a time therefore holds one small buffer per column per write for
+    as long as any row of that write is kept, scattered among short-lived allocations, and
+    the process grows for a whole retention window although the frame does not. Rebuilding
+    the text columns once the window has moved puts what is kept in a few large buffers.
+    """
+    copies: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        # Appending "" builds every string anew (nulls stay null); a cast or a gather would
+        # only copy the views and keep pointing at the old buffers.
+        if dtype == pl.String:
+            copies.append(pl.concat_str(pl.col(name), pl.lit("")).alias(name))
+        elif isinstance(dtype, pl.List) and dtype.inner == pl.String:
+            copies.append(pl.col(name).list.eval(pl.concat_str(pl.element(), pl.lit(""))))
+    if not copies or frame.height == 0:
+        return frame
+    # One chunk first: the strings are rebuilt chunk by chunk, into buffers of each chunk's.
+    return frame.rechunk().with_columns(copies)
+
+
 def _validate_index_name(name: str) -> None:
     if (
         not name
@@ -1257,8 +1282,9 @@ class EmbeddedStore:
             ).to_series()
             removed = int(old.sum())
             if removed:
-                # `filter` copies what is kept: a zero-copy slice would pin the old buffers.
-                kept = frame.filter(~old)
+                # `filter` copies what is kept (a zero-copy slice would pin the old buffers),
+                # except the text of string columns, which `_compact_strings` copies.
+                kept = _compact_strings(frame.filter(~old))
                 self._persist(table, rewrite=kept)
                 table.replace_all(kept)
             return removed
