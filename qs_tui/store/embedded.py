@@ -761,6 +761,8 @@ class _Table:
         self._frame: pl.DataFrame | None = None
         self._newest: Any = None  # newest @timestamp held, once known (see `newest`)
         self._in_time_order = False  # the chunks, concatenated, are sorted by @timestamp
+        # Written to since its text was last compacted (see `_compact_strings`).
+        self.scattered = bool(self.chunks)
 
     def sorts_by_time(self) -> bool:
         """Whether this table is kept sorted by `@timestamp` (a data stream of dates)."""
@@ -858,6 +860,7 @@ class _Table:
                 self._in_time_order = False  # `frame()` sorts once, at the next read
         self.chunks.append(chunk)
         self._frame = None
+        self.scattered = True
         if self._newest is not None and TIMESTAMP in chunk.columns and chunk.height:
             latest = chunk[TIMESTAMP].max()
             if latest is not None and latest > self._newest:
@@ -1257,7 +1260,16 @@ class EmbeddedStore:
                 for name, table in sorted(self._tables.items())
                 if table.data_stream and is_telemetry(name)
             ]
-            return sum(self.prune(name, before=before) for name in telemetry)
+            dropped = sum(self.prune(name, before=before) for name in telemetry)
+            for name in telemetry:
+                # Nothing old enough to drop yet (a window still filling): the text written
+                # since the last pass is compacted all the same, so that a day's worth of
+                # small buffers never builds up (the rows are the same; nothing to persist).
+                table = self._tables[name]
+                if table.scattered and table.chunks:
+                    table.replace_all(_compact_strings(table.frame()))
+                    table.scattered = False
+            return dropped
 
     def prune(self, index: str, *, before: datetime) -> int:
         """Delete the documents of `index` whose `@timestamp` is before `before`.
@@ -1287,6 +1299,7 @@ class EmbeddedStore:
                 kept = _compact_strings(frame.filter(~old))
                 self._persist(table, rewrite=kept)
                 table.replace_all(kept)
+                table.scattered = False
             return removed
 
     def indices(self) -> list[str]:
