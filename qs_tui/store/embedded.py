@@ -1232,7 +1232,8 @@ class EmbeddedStore:
         Only telemetry data streams are touched (`qs_tui.store.retention.is_telemetry`):
         incidents, decisions and deployments stay. It runs at most once per `PRUNE_EVERY`
         of the clock it is given (dropping rewrites an index, and its files when persisted),
-        so the caller may call it on every tick.
+        so the caller may call it on every tick. Each pass also compacts the text the telemetry
+        tables keep (`_compact_strings`), whether or not anything was old enough to drop.
 
         Args:
             now: the instant the window ends at; the store's clock when omitted. Pass the
