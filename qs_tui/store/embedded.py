@@ -761,6 +761,8 @@ class _Table:
         self._frame: pl.DataFrame | None = None
         self._newest: Any = None  # newest @timestamp held, once known (see `newest`)
         self._in_time_order = False  # the chunks, concatenated, are sorted by @timestamp
+        # Written to since its text was last compacted (see `_compact_strings`).
+        self.scattered = bool(self.chunks)
 
     def sorts_by_time(self) -> bool:
         """Whether this table is kept sorted by `@timestamp` (a data stream of dates)."""
@@ -858,6 +860,7 @@ class _Table:
                 self._in_time_order = False  # `frame()` sorts once, at the next read
         self.chunks.append(chunk)
         self._frame = None
+        self.scattered = True
         if self._newest is not None and TIMESTAMP in chunk.columns and chunk.height:
             latest = chunk[TIMESTAMP].max()
             if latest is not None and latest > self._newest:
@@ -882,6 +885,31 @@ class _Table:
             segments=segments,
             data_stream=self.data_stream,
         )
+
+
+def _compact_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its text columns copied into fresh, contiguous buffers.
+
+    polars keeps strings longer than 12 bytes in shared data buffers that `filter`, `concat`
+    and `rechunk` reference rather than copy (the Arrow string-view layout:
+    https://arrow.apache.org/docs/format/Columnar.html#variable-size-binary-view-layout). A
+    table written a tick at a time therefore holds one small buffer per column per write for
+    as long as any row of that write is kept, scattered among short-lived allocations, and
+    the process grows for a whole retention window although the frame does not. Rebuilding
+    the text columns once the window has moved puts what is kept in a few large buffers.
+    """
+    copies: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        # Appending "" builds every string anew (nulls stay null); a cast or a gather would
+        # only copy the views and keep pointing at the old buffers.
+        if dtype == pl.String:
+            copies.append(pl.concat_str(pl.col(name), pl.lit("")).alias(name))
+        elif isinstance(dtype, pl.List) and dtype.inner == pl.String:
+            copies.append(pl.col(name).list.eval(pl.concat_str(pl.element(), pl.lit(""))))
+    if not copies or frame.height == 0:
+        return frame
+    # One chunk first: the strings are rebuilt chunk by chunk, into buffers of each chunk's.
+    return frame.rechunk().with_columns(copies)
 
 
 def _validate_index_name(name: str) -> None:
@@ -1206,7 +1234,8 @@ class EmbeddedStore:
         Only telemetry data streams are touched (`qs_tui.store.retention.is_telemetry`):
         incidents, decisions and deployments stay. It runs at most once per `PRUNE_EVERY`
         of the clock it is given (dropping rewrites an index, and its files when persisted),
-        so the caller may call it on every tick.
+        so the caller may call it on every tick. Each pass also compacts the text the telemetry
+        tables keep (`_compact_strings`), whether or not anything was old enough to drop.
 
         Args:
             now: the instant the window ends at; the store's clock when omitted. Pass the
@@ -1234,7 +1263,16 @@ class EmbeddedStore:
                 for name, table in sorted(self._tables.items())
                 if table.data_stream and is_telemetry(name)
             ]
-            return sum(self.prune(name, before=before) for name in telemetry)
+            dropped = sum(self.prune(name, before=before) for name in telemetry)
+            for name in telemetry:
+                # Nothing old enough to drop yet (a window still filling): the text written
+                # since the last pass is compacted all the same, so that a day's worth of
+                # small buffers never builds up (the rows are the same; nothing to persist).
+                table = self._tables[name]
+                if table.scattered and table.chunks:
+                    table.replace_all(_compact_strings(table.frame()))
+                    table.scattered = False
+            return dropped
 
     def prune(self, index: str, *, before: datetime) -> int:
         """Delete the documents of `index` whose `@timestamp` is before `before`.
@@ -1259,10 +1297,12 @@ class EmbeddedStore:
             ).to_series()
             removed = int(old.sum())
             if removed:
-                # `filter` copies what is kept: a zero-copy slice would pin the old buffers.
-                kept = frame.filter(~old)
+                # `filter` copies what is kept (a zero-copy slice would pin the old buffers),
+                # except the text of string columns, which `_compact_strings` copies.
+                kept = _compact_strings(frame.filter(~old))
                 self._persist(table, rewrite=kept)
                 table.replace_all(kept)
+                table.scattered = False
             return removed
 
     def indices(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from qs_tui.esql import run_query
 from qs_tui.esql.catalog import IndexData
 from qs_tui.esql.timerange import TimeRange
 from qs_tui.sim.cluster import Simulation
-from qs_tui.store.embedded import EmbeddedStore
+from qs_tui.store.embedded import ID, EmbeddedStore
 from qs_tui.store.factory import open_store
 from qs_tui.store.retention import DEFAULT_RETENTION, PRUNE_EVERY, is_telemetry
 from qs_tui.store.templates import DECISIONS, DEPLOYMENTS, INCIDENTS, LOGS, METRICS
@@ -364,3 +365,89 @@ def test_the_query_library_answers_the_same_from_a_window() -> None:
         ], name
         answered += bool(windowed.values)
     assert answered >= 8  # most queries find something in this telemetry
+
+
+# The Arrow C data interface (https://arrow.apache.org/docs/format/CDataInterface.html): the
+# structs a polars chunk is exported into, read here only to count a column's buffers.
+class _ArrowSchema(ctypes.Structure):
+    _fields_ = [
+        ("format", ctypes.c_char_p),
+        ("name", ctypes.c_char_p),
+        ("metadata", ctypes.c_char_p),
+        ("flags", ctypes.c_int64),
+        ("n_children", ctypes.c_int64),
+        ("children", ctypes.c_void_p),
+        ("dictionary", ctypes.c_void_p),
+        ("release", ctypes.CFUNCTYPE(None, ctypes.c_void_p)),
+        ("private_data", ctypes.c_void_p),
+    ]
+
+
+class _ArrowArray(ctypes.Structure):
+    _fields_ = [
+        ("length", ctypes.c_int64),
+        ("null_count", ctypes.c_int64),
+        ("offset", ctypes.c_int64),
+        ("n_buffers", ctypes.c_int64),
+        ("n_children", ctypes.c_int64),
+        ("buffers", ctypes.c_void_p),
+        ("children", ctypes.c_void_p),
+        ("dictionary", ctypes.c_void_p),
+        ("release", ctypes.CFUNCTYPE(None, ctypes.c_void_p)),
+        ("private_data", ctypes.c_void_p),
+    ]
+
+
+def text_buffers(series: pl.Series) -> int:
+    """How many data buffers hold a text column's long strings (Arrow's string view, format
+    `vu`: validity, views, one buffer per data buffer, then their sizes)."""
+    count = 0
+    for chunk in series.get_chunks():
+        array, schema = _ArrowArray(), _ArrowSchema()
+        chunk._export_arrow_to_c(ctypes.addressof(array), ctypes.addressof(schema))
+        try:
+            assert schema.format == b"vu", schema.format
+            count += array.n_buffers - 3
+        finally:
+            array.release(ctypes.addressof(array))
+            schema.release(ctypes.addressof(schema))
+    return count
+
+
+def most_text_buffers(*, history: timedelta, hours: int) -> tuple[dict[str, int], int]:
+    """Write `hours` of telemetry every five minutes after `history`, with a 3 h retention;
+    the most buffers each long text column of `qs-metrics` held after a write, and the most
+    it may hold: the compacted ones and one per write since expiry last ran."""
+    clock = ManualClock(T0)
+    topology = Topology(services=("payment-service",), regions=("us-east-1",), hosts_per_region=2)
+    simulation = Simulation(clock=clock, topology=topology, interval_s=300)
+    store = EmbeddedStore(retention=timedelta(hours=3))
+    store.ensure_templates()
+    simulation.backfill(store, history)
+    step = timedelta(minutes=5)
+    held: dict[str, int] = {}
+    for _ in range(hours * 12):
+        clock.advance(step.total_seconds())
+        simulation.step(store)
+        (metrics,) = store.resolve(METRICS)
+        for column in (ID, "host", "service"):
+            assert len(metrics.frame[column][0]) > 12, "short strings are inlined: not measured"
+            held[column] = max(held.get(column, 0), text_buffers(metrics.frame[column]))
+    return held, 1 + PRUNE_EVERY // step
+
+
+def test_text_kept_after_expiry_is_not_spread_over_every_write() -> None:
+    """Telemetry written a tick at a time leaves each write's long strings in buffers of its
+    own, which polars shares instead of copying when rows are dropped. After each expiry
+    what is kept sits in a few buffers per column, so a column holds at most the buffers of
+    the writes since the last expiry, not of every write in the window (which grew the
+    process for a whole retention window in `bench soak`)."""
+    held, most = most_text_buffers(history=timedelta(hours=3), hours=6)
+    assert all(count <= most for count in held.values()), (held, most)
+
+
+def test_text_is_compacted_while_the_window_fills() -> None:
+    """A store that starts empty has nothing to drop for a whole window; its text is
+    compacted at each expiry pass all the same."""
+    held, most = most_text_buffers(history=timedelta(minutes=5), hours=3)
+    assert all(count <= most for count in held.values()), (held, most)
