@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+#: The leaking service alone, on two hosts: an estate a twelfth the size of the default one
+#: (four services in three regions), for tests whose assertions are about one incident.
+LEAKING_SERVICE_ONLY = """
+[topology]
+services = ["payment-service"]
+regions = ["us-east-1"]
+hosts_per_region = 2
+"""
 
-def quick_leak(name: str) -> str:
-    """A memory leak on payment-service in us-east-1: 45 min of history, 30 min played."""
+
+def quick_leak(name: str, *, topology: str = "") -> str:
+    """A memory leak on payment-service in us-east-1: 45 min of history, 30 min played.
+
+    Args:
+        name: the scenario's name.
+        topology: a `[topology]` table (such as `LEAKING_SERVICE_ONLY`); "" keeps the
+            simulator's default estate.
+    """
     return f"""
 name = "{name}"
 description = "payment-service in us-east-1 leaks memory."
@@ -12,7 +27,7 @@ seed = 7
 start = 2026-11-25T14:00:00Z
 history = "45m"
 duration = "30m"
-
+{topology}
 [[faults]]
 kind = "memory_leak"
 service = "payment-service"
