@@ -50,6 +50,10 @@ OUTAGE_TICKS = 6
 #: times out; each try while it hangs costs this long, hence a shorter outage in that case.
 HANG_TIMEOUT = "5"
 HANG_TICKS = 2
+#: How long the leak plays: the incident is resolved within about three minutes even with
+#: the cluster away for `OUTAGE_TICKS` and the backoff after it; the five quiet minutes a
+#: run would otherwise add prove nothing here.
+PLAYED = "4m"
 
 
 @pytest.fixture
@@ -57,7 +61,7 @@ def leak_file(tmp_path: Path) -> Path:
     path = tmp_path / "quick-leak.toml"
     # Only the leaking service: every tick's queries and writes cross real HTTP, so the
     # estate's size is what each run costs; the outage needs only the one incident.
-    text = quick_leak("quick-leak", topology=LEAKING_SERVICE_ONLY)
+    text = quick_leak("quick-leak", topology=LEAKING_SERVICE_ONLY, duration=PLAYED)
     path.write_text(text, encoding="utf-8")
     return path
 
