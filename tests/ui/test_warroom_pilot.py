@@ -25,7 +25,7 @@ from qs_tui.ui.messages import ApprovalRequestedMessage, MetricsSampledMessage
 from qs_tui.ui.runner import run_tui
 from qs_tui.ui.screens.incident import IncidentScreen
 from qs_tui.ui.widgets import AgentPane, IncidentTimeline, MetricChart, ServicesPane, StatusBar
-from tests.ui.conftest import SMALL, TEST_HISTORY, WIDE, HandWall
+from tests.ui.conftest import SMALL, TEST_HISTORY, WIDE, HandWall, leak_alone
 from tests.waiting import within_guard
 
 pytestmark = pytest.mark.anyio
@@ -116,7 +116,7 @@ async def test_leak_opens_incident_asks_for_approval_and_y_resolves_it(
         if isinstance(message, ApprovalRequestedMessage):
             requests.append(message)
 
-    app = war_room("memory-leak")
+    app = war_room(leak_alone())
     async with app.run_test(size=WIDE, message_hook=hook) as pilot:
         await app.wait_ready()
         await app.advance(1)
@@ -152,7 +152,7 @@ async def test_leak_opens_incident_asks_for_approval_and_y_resolves_it(
 
 
 async def test_n_rejects_the_plan_and_nothing_is_executed(war_room: WarRoom) -> None:
-    app = war_room("memory-leak")
+    app = war_room(leak_alone())
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         await app.advance(1)
@@ -174,7 +174,7 @@ async def test_n_rejects_the_plan_and_nothing_is_executed(war_room: WarRoom) -> 
 async def test_no_answer_before_the_deadline_rejects(
     war_room: WarRoom, hand_wall: HandWall
 ) -> None:
-    app = war_room("memory-leak", approval_timeout_s=30)
+    app = war_room(leak_alone(), approval_timeout_s=30)
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         await app.advance(1)
@@ -258,7 +258,7 @@ async def test_space_stops_an_accelerated_clock() -> None:
 async def test_enter_on_a_row_charts_its_memory_with_the_leak_forecast(
     war_room: WarRoom,
 ) -> None:
-    app = war_room("memory-leak", approval_timeout_s=600)
+    app = war_room(leak_alone(), approval_timeout_s=600)
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         await app.advance(1)
@@ -317,7 +317,7 @@ async def test_inject_puts_a_fault_on_the_timeline(war_room: WarRoom) -> None:
 async def test_timeline_enter_opens_the_incident_and_t_opens_time_travel(
     war_room: WarRoom,
 ) -> None:
-    app = war_room("memory-leak")
+    app = war_room(leak_alone())
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         await app.advance(1)
