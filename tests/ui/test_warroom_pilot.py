@@ -34,6 +34,9 @@ WarRoom = Callable[..., WarRoomApp]
 
 #: Ticks (10 s each) a restart needs to be verified by the Guardian, with room to spare.
 RECOVERY_TICKS = 12
+#: History for tests about keys and screens rather than what the sparklines hold: the war
+#: room loads every row's history at start, so less history is a cheaper start.
+SHORT_HISTORY = timedelta(minutes=5)
 
 
 def leak_incident(app: WarRoomApp) -> Incident:
@@ -196,7 +199,7 @@ async def test_no_answer_before_the_deadline_rejects(
 
 
 async def test_slash_filters_the_rows_and_escape_clears(war_room: WarRoom) -> None:
-    app = war_room("healthy")
+    app = war_room("healthy", history=SHORT_HISTORY)
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         pane = app.query_one(ServicesPane)
@@ -299,7 +302,7 @@ async def test_arrow_keys_and_enter_chart_a_row_and_letters_switch_the_metric(
 
 
 async def test_inject_puts_a_fault_on_the_timeline(war_room: WarRoom) -> None:
-    app = war_room("healthy")
+    app = war_room("healthy", history=SHORT_HISTORY)
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         runtime = app.runtime
