@@ -11,10 +11,11 @@ import pytest
 from qs_tui.config import Settings
 from qs_tui.headless import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, play_scenario, run_headless
 from qs_tui.sim.scenario import load_scenario
-from tests.scenario_texts import quick_leak
+from tests.scenario_texts import LEAKING_SERVICE_ONLY, quick_leak
 
-# A short leak (history and duration trimmed so the test stays quick).
-LEAK = quick_leak("quick-leak")
+# A short leak on the leaking service alone, played for 4 min: the incident is decided and
+# resolved within about a minute; the transcript and the summary are what is checked.
+LEAK = quick_leak("quick-leak", topology=LEAKING_SERVICE_ONLY, duration="4m")
 
 
 @pytest.fixture

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenario_texts import quick_leak
+from tests.scenario_texts import LEAKING_SERVICE_ONLY, quick_leak
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: A short leak scenario for the bench (45 min of history, 30 min played).
-LEAK = quick_leak("short-leak")
+#: A short leak scenario for the bench (45 min of history, 4 min played, one service).
+LEAK = quick_leak("short-leak", topology=LEAKING_SERVICE_ONLY, duration="4m")
 
 pytestmark = pytest.mark.slow
 

@@ -12,6 +12,7 @@ import pytest
 
 from qs_tui.cli import live_refresh_s, main
 from qs_tui.config import ConfigError, Settings
+from tests.scenario_texts import LEAKING_SERVICE_ONLY, quick_leak
 
 SECRET = "Zq8-secret-vX3"
 
@@ -252,8 +253,15 @@ def test_live_refreshes_once_per_new_sample(
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?")
 
 
-def test_headless_json_writes_every_instant_with_z() -> None:
-    status, out, err = run("run", "--headless", "--approve", "auto", "--json")
+def test_headless_json_writes_every_instant_with_z(tmp_path: Path) -> None:
+    # A short leak on one service: an incident, its decisions and metrics carry every kind of
+    # instant the JSON lines have, without the default scenario's hours of telemetry.
+    leak = tmp_path / "leak.toml"
+    text = quick_leak("leak", topology=LEAKING_SERVICE_ONLY, duration="4m")
+    leak.write_text(text, encoding="utf-8")
+    status, out, err = run(
+        "run", "--headless", "--approve", "auto", "--json", "--scenario", str(leak)
+    )
     assert status == 0, err
     instants = ISO.findall(out)
     found = [match.group(0) for match in ISO.finditer(out)]

@@ -11,6 +11,7 @@ import pytest
 
 from qs_tui.agents.base import PipelineSettings
 from qs_tui.models import IncidentState
+from qs_tui.sim.scenario import TopologySpec, load_scenario
 from qs_tui.store.elastic import ElasticStore
 from qs_tui.store.templates import DECISIONS
 from qs_tui.ui.app import WarRoomApp, make_app
@@ -39,9 +40,19 @@ def server() -> Iterator[FakeElasticsearch]:
 
 def war_room(server: FakeElasticsearch) -> WarRoomApp:
     store = ElasticStore(settings_for(server.url, ELASTIC_API_KEY=API_KEY))
+    # The memory-leak scenario on the leaking service alone: every write and query crosses
+    # HTTP, so the estate's size is what the run costs; the banner needs only the incident.
+    leak = load_scenario("memory-leak")
+    leak = leak.model_copy(
+        update={
+            "topology": TopologySpec(
+                services=["payment-service"], regions=["us-east-1"], hosts_per_region=2
+            )
+        }
+    )
     return make_app(
         store=store,
-        scenario="memory-leak",
+        scenario=leak,
         live=False,
         history=TEST_HISTORY,
         approval_monotonic=HandWall(),

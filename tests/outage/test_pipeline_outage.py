@@ -31,7 +31,7 @@ from qs_tui.models import ApprovalDecision
 from qs_tui.sim.scenario import load_scenario
 from qs_tui.store.elastic import ElasticStore
 from qs_tui.store.templates import DECISIONS, INCIDENTS
-from tests.scenario_texts import quick_leak
+from tests.scenario_texts import LEAKING_SERVICE_ONLY, quick_leak
 from tests.store.conftest import API_KEY, settings_for
 from tests.store.fake_es import FakeElasticsearch, Fault
 
@@ -50,12 +50,19 @@ OUTAGE_TICKS = 6
 #: times out; each try while it hangs costs this long, hence a shorter outage in that case.
 HANG_TIMEOUT = "5"
 HANG_TICKS = 2
+#: How long the leak plays: the incident is resolved within about three minutes even with
+#: the cluster away for `OUTAGE_TICKS` and the backoff after it; the five quiet minutes a
+#: run would otherwise add prove nothing here.
+PLAYED = "4m"
 
 
 @pytest.fixture
 def leak_file(tmp_path: Path) -> Path:
     path = tmp_path / "quick-leak.toml"
-    path.write_text(quick_leak("quick-leak"), encoding="utf-8")
+    # Only the leaking service: every tick's queries and writes cross real HTTP, so the
+    # estate's size is what each run costs; the outage needs only the one incident.
+    text = quick_leak("quick-leak", topology=LEAKING_SERVICE_ONLY, duration=PLAYED)
+    path.write_text(text, encoding="utf-8")
     return path
 
 

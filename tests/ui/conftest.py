@@ -16,6 +16,7 @@ import textual.constants
 from textual.widgets import Input
 
 from qs_tui.agents.base import PipelineSettings
+from qs_tui.sim.scenario import Scenario, TopologySpec, load_scenario
 from qs_tui.ui.app import WarRoomApp, make_app
 
 #: The two terminal sizes the war room is judged at.
@@ -25,6 +26,19 @@ SMALL = (80, 24)
 #: History written before the live part in tests: the detectors' 30 min baseline plus
 #: their 10 min window, so the leak is seen on the first detection pass.
 TEST_HISTORY = timedelta(minutes=40)
+
+
+def leak_alone() -> Scenario:
+    """The memory-leak scenario on the leaking service alone (payment-service in us-east-1,
+    two hosts): the same incident, approval and remediation, for tests about that flow.
+
+    The full estate (four services in three regions) makes every tick's telemetry, detection
+    pass and redraw of the services pane about twelve times bigger; tests that look at the
+    estate itself keep it.
+    """
+    leak = load_scenario("memory-leak")
+    estate = TopologySpec(services=["payment-service"], regions=["us-east-1"], hosts_per_region=2)
+    return leak.model_copy(update={"topology": estate})
 
 
 class HandWall:
@@ -69,7 +83,7 @@ def war_room(hand_wall: HandWall) -> Callable[..., WarRoomApp]:
     """Build a deterministic war room: `war_room("memory-leak", approval_timeout_s=30)`."""
 
     def build(
-        scenario: str = "healthy",
+        scenario: str | Scenario = "healthy",
         *,
         approval_timeout_s: float = 120.0,
         **options: Any,

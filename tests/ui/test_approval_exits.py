@@ -18,7 +18,7 @@ from qs_tui.store.templates import DECISIONS, INCIDENTS
 from qs_tui.ui.app import WarRoomApp
 from qs_tui.ui.screens import ApprovalModal
 from qs_tui.ui.widgets import StatusBar
-from tests.ui.conftest import WIDE, HandWall
+from tests.ui.conftest import WIDE, HandWall, leak_alone
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,7 @@ def records(tmp_path: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
 async def test_quitting_during_the_countdown_rejects_and_records_the_incident(
     war_room: WarRoom, tmp_path: Path
 ) -> None:
-    app = war_room("memory-leak", store=persisted(tmp_path))
+    app = war_room(leak_alone(), store=persisted(tmp_path))
     async with app.run_test(size=WIDE) as pilot:
         await until_approval(app, pilot)
         await pilot.press("ctrl+q")  # the modal has the keys; ctrl+q quits from anywhere
@@ -79,7 +79,7 @@ async def test_quitting_during_the_countdown_rejects_and_records_the_incident(
 async def test_y_then_q_at_once_keeps_the_yes_on_record_and_executes_nothing(
     war_room: WarRoom, tmp_path: Path
 ) -> None:
-    app = war_room("memory-leak", store=persisted(tmp_path))
+    app = war_room(leak_alone(), store=persisted(tmp_path))
     async with app.run_test(size=WIDE) as pilot:
         await until_approval(app, pilot)
         await pilot.press("y", "q")  # no tick in between: the pipeline never saw the yes
@@ -102,7 +102,7 @@ async def test_y_then_q_at_once_keeps_the_yes_on_record_and_executes_nothing(
 async def test_a_key_after_the_deadline_is_refused_even_before_the_modal_counts_down(
     war_room: WarRoom, hand_wall: HandWall
 ) -> None:
-    app = war_room("memory-leak", approval_timeout_s=30)
+    app = war_room(leak_alone(), approval_timeout_s=30)
     async with app.run_test(size=WIDE) as pilot:
         modal = await until_approval(app, pilot)
         hand_wall.advance(31)  # the deadline passed; neither modal nor pipeline looked yet
@@ -121,7 +121,7 @@ async def test_a_key_after_the_deadline_is_refused_even_before_the_modal_counts_
 async def test_d_runs_the_dry_run_and_brings_the_plan_back_with_its_findings(
     war_room: WarRoom,
 ) -> None:
-    app = war_room("memory-leak")
+    app = war_room(leak_alone())
     async with app.run_test(size=WIDE) as pilot:
         first = await until_approval(app, pilot)
         await pilot.press("d")

@@ -25,7 +25,7 @@ from qs_tui.ui.messages import ApprovalRequestedMessage, MetricsSampledMessage
 from qs_tui.ui.runner import run_tui
 from qs_tui.ui.screens.incident import IncidentScreen
 from qs_tui.ui.widgets import AgentPane, IncidentTimeline, MetricChart, ServicesPane, StatusBar
-from tests.ui.conftest import SMALL, TEST_HISTORY, WIDE, HandWall
+from tests.ui.conftest import SMALL, TEST_HISTORY, WIDE, HandWall, leak_alone
 from tests.waiting import within_guard
 
 pytestmark = pytest.mark.anyio
@@ -34,6 +34,9 @@ WarRoom = Callable[..., WarRoomApp]
 
 #: Ticks (10 s each) a restart needs to be verified by the Guardian, with room to spare.
 RECOVERY_TICKS = 12
+#: History for tests about keys and screens rather than what the sparklines hold: the war
+#: room loads every row's history at start, so less history is a cheaper start.
+SHORT_HISTORY = timedelta(minutes=5)
 
 
 def leak_incident(app: WarRoomApp) -> Incident:
@@ -116,7 +119,7 @@ async def test_leak_opens_incident_asks_for_approval_and_y_resolves_it(
         if isinstance(message, ApprovalRequestedMessage):
             requests.append(message)
 
-    app = war_room("memory-leak")
+    app = war_room(leak_alone())
     async with app.run_test(size=WIDE, message_hook=hook) as pilot:
         await app.wait_ready()
         await app.advance(1)
@@ -152,7 +155,7 @@ async def test_leak_opens_incident_asks_for_approval_and_y_resolves_it(
 
 
 async def test_n_rejects_the_plan_and_nothing_is_executed(war_room: WarRoom) -> None:
-    app = war_room("memory-leak")
+    app = war_room(leak_alone())
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         await app.advance(1)
@@ -174,7 +177,7 @@ async def test_n_rejects_the_plan_and_nothing_is_executed(war_room: WarRoom) -> 
 async def test_no_answer_before_the_deadline_rejects(
     war_room: WarRoom, hand_wall: HandWall
 ) -> None:
-    app = war_room("memory-leak", approval_timeout_s=30)
+    app = war_room(leak_alone(), approval_timeout_s=30)
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         await app.advance(1)
@@ -196,7 +199,7 @@ async def test_no_answer_before_the_deadline_rejects(
 
 
 async def test_slash_filters_the_rows_and_escape_clears(war_room: WarRoom) -> None:
-    app = war_room("healthy")
+    app = war_room("healthy", history=SHORT_HISTORY)
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         pane = app.query_one(ServicesPane)
@@ -258,7 +261,7 @@ async def test_space_stops_an_accelerated_clock() -> None:
 async def test_enter_on_a_row_charts_its_memory_with_the_leak_forecast(
     war_room: WarRoom,
 ) -> None:
-    app = war_room("memory-leak", approval_timeout_s=600)
+    app = war_room(leak_alone(), approval_timeout_s=600)
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         await app.advance(1)
@@ -299,7 +302,7 @@ async def test_arrow_keys_and_enter_chart_a_row_and_letters_switch_the_metric(
 
 
 async def test_inject_puts_a_fault_on_the_timeline(war_room: WarRoom) -> None:
-    app = war_room("healthy")
+    app = war_room("healthy", history=SHORT_HISTORY)
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         runtime = app.runtime
@@ -317,7 +320,7 @@ async def test_inject_puts_a_fault_on_the_timeline(war_room: WarRoom) -> None:
 async def test_timeline_enter_opens_the_incident_and_t_opens_time_travel(
     war_room: WarRoom,
 ) -> None:
-    app = war_room("memory-leak")
+    app = war_room(leak_alone())
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_ready()
         await app.advance(1)
