@@ -94,6 +94,19 @@ def test_healthy_hour_has_no_anomaly() -> None:
     assert not [e for e in world.events if isinstance(e, AgentSpoke)]
 
 
+def test_five_minutes_of_data_are_not_stretched_into_a_half_hour_climb() -> None:
+    # A store that has held telemetry for five minutes (a war room just started, a team that
+    # just began shipping data): the 15- and 30-minute leak windows see five minutes of
+    # samples, and their slope times the whole window would be a climb that never happened.
+    world = make_world("healthy", history="5m")
+    cassandra = Cassandra(world.context)
+    seen: list[Anomaly] = []
+    for _ in range(6):
+        seen += cassandra.detect()
+        world.advance(60)
+    assert seen == []
+
+
 @pytest.mark.slow
 def test_healthy_day_has_no_anomaly_sampled_every_20_minutes() -> None:
     world = make_world("healthy-24h", history="45m")

@@ -14,7 +14,7 @@ from qs_tui.agents.detectors.base import (
     TrendSpec,
     number,
 )
-from qs_tui.agents.detectors.trend import check_trend, trend_finding
+from qs_tui.agents.detectors.trend import check_trend, rise_over, trend_finding
 from qs_tui.models import ActionKind, Anomaly, AnomalyKind, SignalCheck
 
 QUERY = "disk_fill"
@@ -41,7 +41,7 @@ def detect(host: DetectorHost, detection: DetectionPass) -> list[Finding]:
         to_full = number(row["seconds_to_full"])
         if row["n"] < tuning.min_samples or slope <= 0 or to_full is None:
             continue
-        if slope * tuning.disk_window_s < tuning.disk_min_rise:
+        if rise_over(row, tuning.disk_window_s) < tuning.disk_min_rise:
             continue
         if (number(row["r2"]) or 0.0) < tuning.disk_min_r2 or to_full > tuning.disk_horizon_s:
             continue

@@ -16,7 +16,13 @@ from qs_tui.agents.detectors.base import (
     number,
     trend_confidence,
 )
-from qs_tui.agents.detectors.trend import check_trend, trend_finding
+from qs_tui.agents.detectors.trend import (
+    COVERED_SHARE,
+    check_trend,
+    covered_s,
+    rise_over,
+    trend_finding,
+)
 from qs_tui.models import ActionKind, Anomaly, AnomalyKind, SignalCheck
 
 QUERY = "memory_leak"
@@ -33,9 +39,14 @@ TREND = TrendSpec(
 
 
 def detect(host: DetectorHost, detection: DetectionPass) -> list[Finding]:
-    """The best-fitting climb per host over several windows (short ones catch fast leaks)."""
+    """The best-fitting climb per host over several windows (short ones catch fast leaks).
+
+    A longer window counts only where its samples span it: with less data it is the
+    shorter window's fit again, judged against a lower bar.
+    """
     tuning = host.tuning
     now = detection.now
+    shortest = min(window for window, _ in tuning.leak_windows)
     best: dict[str, tuple[Row, float]] = {}
     for window_s, min_rise in tuning.leak_windows:
         start = now - timedelta(seconds=window_s)
@@ -45,7 +56,9 @@ def detect(host: DetectorHost, detection: DetectionPass) -> list[Finding]:
             to_oom = number(row["seconds_to_oom"])
             if row["n"] < tuning.min_samples or slope <= 0:
                 continue
-            if slope * window_s < min_rise or r2 < tuning.leak_min_r2:
+            if window_s > shortest and covered_s(row) < COVERED_SHARE * window_s:
+                continue
+            if rise_over(row, window_s) < min_rise or r2 < tuning.leak_min_r2:
                 continue
             if to_oom is None or to_oom > tuning.leak_horizon_s:
                 continue

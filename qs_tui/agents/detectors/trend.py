@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from qs_tui.agents.detectors.base import (
@@ -21,6 +22,33 @@ from qs_tui.queries import bind_params
 _MIN_REFIT_S = 180.0
 #: How many windows before a trend's fit the onset search looks back for a flat stretch.
 _ONSET_LOOKBACK_WINDOWS = 4
+#: Share of a fit's window its samples must span for the fit to speak for the whole window.
+COVERED_SHARE = 0.9
+
+
+def covered_s(row: Row) -> float:
+    """How many seconds a fit's samples span, from the sums the trend queries return.
+
+    n samples spread evenly over S seconds have a variance of t of S²/12 (to within one
+    sampling interval), so S is about √(12·var(t)) with var(t) = Σt²/n − (Σt/n)². The fit
+    itself does not say it: a store that holds five minutes gives a 30-minute window five
+    minutes of samples, and their slope times 30 minutes is a climb nobody saw.
+    """
+    n = number(row.get("n")) or 0.0
+    sx = number(row.get("sx"))
+    sxx = number(row.get("sxx"))
+    if n < 2 or sx is None or sxx is None:
+        return 0.0
+    variance = sxx / n - (sx / n) ** 2
+    return math.sqrt(max(0.0, 12.0 * variance))
+
+
+def rise_over(row: Row, window_s: float) -> float:
+    """How far a fitted trend climbed: over its window when the samples span it, else only
+    over the span they cover (never extrapolated past the data)."""
+    slope = number(row["slope_per_s"]) or 0.0
+    covered = covered_s(row)
+    return slope * (window_s if covered >= COVERED_SHARE * window_s else covered)
 
 
 def trend_finding(
