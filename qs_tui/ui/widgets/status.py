@@ -26,6 +26,7 @@ class StatusFacts:
         paused: whether simulated time stands still.
         scenario: the scenario being played.
         problem: a failure to show instead of the live state.
+        mode: what runs while not paused (`live`, or `replay` for a recorded incident).
     """
 
     store: str = "store"
@@ -37,6 +38,7 @@ class StatusFacts:
     paused: bool = False
     scenario: str = ""
     problem: str | None = None
+    mode: str = "live"
 
 
 class StatusBar(Static):
@@ -110,7 +112,7 @@ class StatusBar(Static):
         if facts.paused:
             parts.append(Content.from_markup("[reverse b $warning] ⏸ PAUSED [/]"))
         else:
-            parts.append(Content.from_markup("[$success]▶ live[/]"))
+            parts.append(Content.from_markup("[$success]▶ $mode[/]", mode=facts.mode))
         return Content(" │ ").join(parts)
 
 
