@@ -1,6 +1,6 @@
 """An incident recorded the way a user records one: a headless run into a persisted data dir.
 
-The recording is made once per test session and shared (`recorded`): the flight recorder's
+The recording is made once per pytest run and shared (`recorded`): the flight recorder's
 tests and the replay's only read it, and a recording is deterministic (the scenario's seed
 and simulated clock), so one serves them all.
 """
@@ -83,13 +83,13 @@ class Recording:
     run: Run
 
 
-#: Recordings made in this session, by scenario.
+#: Recordings made in this pytest run, by scenario.
 _RECORDINGS: dict[str, Recording] = {}
 
 
 def recorded(tmp_path_factory: pytest.TempPathFactory, scenario: str = "memory-leak") -> Recording:
     """INC-0001 of `scenario`, recorded by `qs-tui run --headless` the first time it is asked
-    for in this session and shared afterwards (readers only: nobody writes to it)."""
+    for in this pytest run and shared afterwards (readers only: nobody writes to it)."""
     if scenario not in _RECORDINGS:
         directory = tmp_path_factory.mktemp("recorded") / "data"
         _RECORDINGS[scenario] = Recording(directory, record_scenario(directory, scenario))

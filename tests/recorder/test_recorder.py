@@ -1,6 +1,6 @@
 """The flight recorder on an incident a headless run recorded: report, incidents, reading back.
 
-The recording is made once for the session (shared with the replay's tests); every command
+The recording is made once per pytest run (shared with the replay's tests); every command
 runs in a fresh process against the persisted data dir, as a user would run it the next day.
 """
 

@@ -1,7 +1,7 @@
 """Replay of a recorded incident in the war room's own widgets: scrubbed with the keys,
 pictured, and opened in a fresh process.
 
-The incident is recorded once for the session by a headless run into a persisted data dir
+The incident is recorded once per pytest run by a headless run into a persisted data dir
 (shared with the flight recorder's tests); the replay reads only that store (no pipeline, no
 simulator). The recording is deterministic (the scenario's seed and simulated clock), so the
 snapshot is too.
