@@ -69,6 +69,18 @@ def store() -> EmbeddedStore:
         },
     )
     store.index(
+        "qs-agent-decisions",
+        {
+            "@timestamp": "2026-11-25T13:30:00Z",
+            "incident_id": "INC-0043",
+            "agent": "Diplomat",
+            "record": "transcript",
+            "level": "info",
+            "message": "Approve restart of payment-service in us-east-1?",
+            "sequence": 0,
+        },
+    )
+    store.index(
         "qs-deployments",
         {
             "@timestamp": "2026-11-25T13:30:00Z",

@@ -19,10 +19,13 @@ from qs_tui.models import AgentName
 from qs_tui.profiles import Profile, query_text
 from qs_tui.queries import bind_params
 from qs_tui.remediation.config import PolicyConfig
-from qs_tui.remediation.policy import ActionRecord
+from qs_tui.remediation.policy import ActionRecord, known_secrets, redact
 from qs_tui.store.base import Store
 from qs_tui.store.templates import DECISIONS
 from qs_tui.topology import Topology
+
+#: The `record` of a transcript line in the agent-decisions index (decisions have none).
+TRANSCRIPT_RECORD = "transcript"
 
 
 class PipelineSettings(BaseModel):
@@ -102,6 +105,7 @@ class AgentContext:
     """Every audit write (decisions, incident records) goes through this writer."""
     actions: list[ActionRecord] = field(default_factory=list, repr=False)
     """Actions applied so far (the Surgeon appends; the policy's rate limits count them)."""
+    _secrets: list[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.records = RecordWriter(
@@ -113,7 +117,49 @@ class AgentContext:
 
     def _say_about_records(self, text: str, level: str) -> None:
         # The Guardian keeps the records, so it speaks about their state.
-        self.sink(AgentSpoke(agent=AgentName.GUARDIAN, text=text, at=self.clock.now(), level=level))
+        self.speak(
+            AgentSpoke(agent=AgentName.GUARDIAN, text=text, at=self.clock.now(), level=level)
+        )
+
+    def speak(self, line: AgentSpoke) -> None:
+        """Emit a transcript line and record it in the audit trail."""
+        self.sink(line)
+        self.record_line(line)
+
+    def record_line(self, line: AgentSpoke) -> None:
+        """Record one transcript line in the agent-decisions index, beside the decisions.
+
+        A document of its own kind (`record: transcript`, no `decision`): when, which agent,
+        the incident if any, the level and the text, with the configured credentials masked
+        as in every audit record. Its id is fixed before the first try and written
+        create-if-absent, so a retried write never duplicates it; it queues in order with
+        the other records while the store is down, but quietly (see `RecordWriter`).
+        """
+        sequence = self.next_sequence()
+        document: dict[str, Any] = {
+            "@timestamp": line.at,
+            "incident_id": line.incident_id,
+            "agent": line.agent.value,
+            "record": TRANSCRIPT_RECORD,
+            "level": line.level,
+            "message": redact(line.text, self._masked()),
+            "sequence": sequence,
+        }
+        self.records.write(
+            DECISIONS,
+            document,
+            doc_id=f"{self.run_id}-{sequence:06d}",
+            create=True,
+            what=f"a transcript line of {line.agent.value}",
+            quiet=True,
+        )
+
+    def _masked(self) -> list[str]:
+        # Longest first, so masking a long credential never leaves a part of it behind.
+        if self._secrets is None:
+            found = {*self.settings.secrets, *known_secrets()}
+            self._secrets = sorted(found, key=len, reverse=True)
+        return self._secrets
 
     def next_sequence(self) -> int:
         """A number that orders audit-trail entries written in the same instant."""
@@ -142,8 +188,8 @@ class Agent:
         level: str = "info",
         data: dict[str, Any] | None = None,
     ) -> None:
-        """Emit a transcript line."""
-        self.context.sink(
+        """Emit a transcript line (recorded in the audit trail too)."""
+        self.context.speak(
             AgentSpoke(
                 agent=self.name,
                 text=text,

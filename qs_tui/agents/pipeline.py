@@ -381,7 +381,6 @@ class Pipeline:
         once the store answers again (after the queued records were written)."""
         watched = self._watch.outage
         if watched is not None:
-            event = self._degraded(watched, now)
             if self._outage_since is None:
                 self._outage_since = watched.since
                 self._written_at_outage = self.context.records.written
@@ -397,6 +396,8 @@ class Pipeline:
                     f"{wait}, with backoff; incidents wait and audit records are queued",
                     level="error",
                 )
+            # After the line above: it is recorded too, so the queue it shows includes it.
+            event = self._degraded(watched, now)
             shown = (event.error, event.failures, event.queued)
             if shown != self._outage_shown:
                 self._outage_shown = shown
@@ -573,7 +574,8 @@ class Pipeline:
     def _say(
         self, agent: AgentName, text: str, *, incident_id: str | None = None, level: str = "info"
     ) -> None:
-        self._emit(
+        # Through the context: the line is recorded in the audit trail as well.
+        self.context.speak(
             AgentSpoke(
                 agent=agent, text=text, at=self.clock.now(), incident_id=incident_id, level=level
             )

@@ -8,10 +8,16 @@ with a short, bounded backoff; if the store still fails, the record waits in a b
 `flush()` finds the store back. What could not be written is counted, and a headless run
 whose audit trail is incomplete says so and does not exit 0.
 
+The agents' transcript lines go through the same writer as *quiet* records: they queue and
+retry like the rest, but the writer says nothing about them (a line about each queued line
+would double the transcript during an outage). A line the writer itself says (about the
+queue, a flush, a refusal) while it is busy writing is recorded right after that write, never
+from inside it.
+
 Nothing is written twice: a record written under a fixed id with create-if-absent
-(`create=True`: decisions, incident claims) whose earlier try may have landed before the
-connection dropped or timed out, and that later meets its own id taken (409), is counted as
-written, not refused and not written again.
+(`create=True`: decisions, incident claims, transcript lines) whose earlier try may have
+landed before the connection dropped or timed out, and that later meets its own id taken
+(409), is counted as written, not refused and not written again.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class PendingRecord:
         what: a few words for messages (`decision executed for INC-0003`).
         may_have_landed: an earlier try got no answer after sending it (a dropped
             connection, a timeout): the store may hold it already.
+        quiet: say nothing about this record (queued, refused): a transcript line.
     """
 
     index: str
@@ -58,6 +65,7 @@ class PendingRecord:
     create: bool
     what: str
     may_have_landed: bool = False
+    quiet: bool = False
 
 
 def _permanent(error: StoreError) -> bool:
@@ -95,6 +103,9 @@ class RecordWriter:
         self.lost = 0
         self.rejected: list[str] = []
         self.last_error: str | None = None
+        # Writes asked for while this thread is inside a write (from `say`), done after it.
+        self._busy = False
+        self._deferred: deque[PendingRecord] = deque()
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -136,6 +147,7 @@ class RecordWriter:
         create: bool = False,
         what: str = "record",
         may_have_landed: bool = False,
+        quiet: bool = False,
     ) -> bool:
         """Write one record now (retrying), or queue it if the store stays unavailable.
 
@@ -146,12 +158,33 @@ class RecordWriter:
         Args:
             may_have_landed: a try made elsewhere (an id claim) got no answer after sending
                 it, so a 409 on `create` later means that try landed.
+            quiet: say nothing about this record (a transcript line: the line itself is
+                what would be said).
 
         Returns:
-            True when the record (and everything queued before it) is in the store.
+            True when the record (and everything queued before it) is in the store; False
+            also for a record asked for from inside another write (it follows that write).
         """
-        record = PendingRecord(index, dict(document), doc_id, create, what, may_have_landed)
+        record = PendingRecord(index, dict(document), doc_id, create, what, may_have_landed, quiet)
         with self._lock:
+            if self._busy:
+                # Called back from `say` in the middle of a write: the queue is being walked,
+                # so this record waits until that write is over (then goes the normal way).
+                self._deferred.append(record)
+                return False
+            written = self._write_now(record)
+            self._write_deferred()
+            return written
+
+    def _write_now(self, record: PendingRecord) -> bool:
+        self._busy = True
+        try:
+            if self._queue and record.quiet:
+                # The store is known to be down: a transcript line waits behind the others
+                # without a request of its own (it must not probe the store, nor move the
+                # backoff); the next decision or flush writes it.
+                self._enqueue(record)
+                return False
             if self._queue:
                 self._drain(retry=False)
                 if self._queue:
@@ -161,6 +194,14 @@ class RecordWriter:
             if outcome == "failed":
                 self._enqueue(record)
             return outcome == "written"
+        finally:
+            self._busy = False
+
+    def _write_deferred(self) -> None:
+        # Each deferred record is written like any other; what that says defers again and
+        # is written in the next round (quiet records say nothing, so this ends).
+        while self._deferred:
+            self._write_now(self._deferred.popleft())
 
     def flush(self, *, retry: bool = False) -> int:
         """Write queued records in order until one fails; returns how many were written.
@@ -169,7 +210,15 @@ class RecordWriter:
             retry: back off and retry a failing record (use at the end of a run).
         """
         with self._lock:
-            return self._drain(retry=retry)
+            if self._busy:
+                return 0
+            self._busy = True
+            try:
+                done = self._drain(retry=retry)
+            finally:
+                self._busy = False
+            self._write_deferred()
+            return done
 
     # ---- internals ----------------------------------------------------------------------
 
@@ -205,7 +254,7 @@ class RecordWriter:
                     return "written", record
                 self.last_error = str(error)
                 self.rejected.append(f"{record.what}: {error}")
-                self.say(f"the store refused {record.what}: {error}", "error")
+                self._say_about(record, f"the store refused {record.what}: {error}", "error")
                 return "refused", record
             except StoreError as error:
                 self.last_error = str(error)
@@ -213,7 +262,7 @@ class RecordWriter:
                     record = replace(record, may_have_landed=True)
                 if _permanent(error):
                     self.rejected.append(f"{record.what}: {error}")
-                    self.say(f"the store refused {record.what}: {error}", "error")
+                    self._say_about(record, f"the store refused {record.what}: {error}", "error")
                     return "refused", record
                 if isinstance(error, CircuitOpen):
                     break  # the store is down and not due for a try: retrying now is moot
@@ -222,7 +271,16 @@ class RecordWriter:
             return "written", record
         return "failed", record
 
+    def _say_about(self, record: PendingRecord, text: str, level: str) -> None:
+        if not record.quiet:
+            self.say(text, level)
+
     def _enqueue(self, record: PendingRecord) -> None:
+        if len(self._queue) >= self.max_queued and record.quiet:
+            # A transcript line never pushes a decision out of a full queue (nor says so:
+            # what it would say is another line); it is counted lost itself.
+            self.lost += 1
+            return
         if len(self._queue) >= self.max_queued:
             dropped = self._queue.popleft()
             self.lost += 1
@@ -230,7 +288,8 @@ class RecordWriter:
                 f"audit queue full ({self.max_queued} records): dropped {dropped.what}", "error"
             )
         self._queue.append(record)
-        self.say(
+        self._say_about(
+            record,
             f"could not write {record.what} ({self.last_error}); queued, "
             f"{len(self._queue)} audit records waiting for the store",
             "warn",

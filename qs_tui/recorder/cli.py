@@ -40,7 +40,7 @@ def add_recorder_parsers(sub: Any, command: Callable[[Any, str, str], Any]) -> N
         "--format", choices=("table", "json"), default="table", help="default: table"
     )
     listing.add_argument("--store", choices=("embedded", "elastic"), default=None, help=store_help)
-    replay = command(sub, "replay", "play a past incident back in the war room's look")
+    replay = command(sub, "replay", "play a past incident back in the war room")
     replay.add_argument("incident_id", metavar="INCIDENT", help="the incident's id (INC-0001)")
     replay.add_argument("--store", choices=("embedded", "elastic"), default=None, help=store_help)
     replay.add_argument(

@@ -1,8 +1,9 @@
 """Reading an incident back from the store: its record, its audit trail and its telemetry.
 
 Everything here comes from what a run already wrote: the incident document in `qs-incidents`
-(its latest state and its runbook), the agents' decisions in `qs-agent-decisions` (the audit
-trail, in order) and the affected service's metrics. Nothing runs the pipeline again.
+(its latest state and its runbook), the agents' decisions and transcript lines in
+`qs-agent-decisions` (the audit trail, in order) and the affected service's metrics. Nothing
+runs the pipeline again.
 """
 
 from __future__ import annotations
@@ -79,6 +80,27 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class TranscriptLine:
+    """One line an agent said, as the audit trail recorded it (`record: transcript`).
+
+    Attributes:
+        at: when it was said (simulated or real time, as recorded).
+        sequence: its place in the run's trail (shared with the decisions).
+        agent: who said it.
+        level: `info`, `warn` or `error`.
+        text: the line, credentials masked.
+        incident_id: the incident it is about (None: said before the incident had an id).
+    """
+
+    at: datetime
+    sequence: int
+    agent: str
+    level: str
+    text: str
+    incident_id: str | None
+
+
+@dataclass(frozen=True)
 class Approval:
     """Who approved (or refused) the plan, when, and how long the question waited."""
 
@@ -117,6 +139,8 @@ class FlightRecord:
         decisions: its audit trail, in order (the detection first when it was found).
         telemetry: the affected service/region's metrics from before onset to verification.
         runbook_sections: the stored runbook split by its `## ` headings.
+        transcript: what the agents said about it, in order (empty for a trail recorded
+            before transcript lines were).
     """
 
     incident: dict[str, Any]
@@ -124,6 +148,7 @@ class FlightRecord:
     telemetry: list[TelemetryStep]
     runbook_sections: dict[str, str] = field(default_factory=dict)
     profile_name: str = "qs"
+    transcript: list[TranscriptLine] = field(default_factory=list)
 
     @property
     def incident_id(self) -> str:
@@ -151,6 +176,18 @@ class FlightRecord:
             return opened
         onset = opened.replace(hour=int(match[1]), minute=int(match[2]), second=0, microsecond=0)
         return onset - timedelta(days=1) if onset > opened else onset
+
+    def telemetry_at(self, at: datetime) -> dict[str, float | None]:
+        """The metrics of the last telemetry step at or before `at` (empty before the first)."""
+        earlier = [step for step in self.telemetry if step.at <= at]
+        return earlier[-1].values if earlier else {}
+
+    def transcript_by_agent(self) -> dict[str, list[TranscriptLine]]:
+        """The transcript split per agent, each in the order it was said."""
+        by_agent: dict[str, list[TranscriptLine]] = {}
+        for line in self.transcript:
+            by_agent.setdefault(line.agent, []).append(line)
+        return by_agent
 
     def state_changes(self) -> list[Decision]:
         """The decisions that moved the incident to another state, in order."""
@@ -262,6 +299,10 @@ class FlightRecord:
             "options": self.options(),
             "evidence": [asdict(e) for e in self.evidence(profile)],
             "telemetry_steps": len(self.telemetry),
+            "transcript": {
+                agent: [_jsonable(asdict(line)) for line in lines]
+                for agent, lines in self.transcript_by_agent().items()
+            },
             "runbook": self.incident.get("runbook"),
         }
 
@@ -351,6 +392,7 @@ def load_incident(store: Store, incident_id: str, profile: Profile | None = None
         )
     record.decisions = decisions
     last = max([d.at for d in decisions] + [record.closed_at or opened])
+    record.transcript = _transcript(store, record, profile, end=last)
     steps = _query(
         store,
         "incident_telemetry",
@@ -365,6 +407,48 @@ def load_incident(store: Store, incident_id: str, profile: Profile | None = None
         for row in steps
     ]
     return record
+
+
+def _transcript(
+    store: Store, record: FlightRecord, profile: Profile | None, *, end: datetime
+) -> list[TranscriptLine]:
+    """The incident's transcript lines, and the unowned ones of its time that name its
+    service (a finding is spoken of before its incident has an id)."""
+    service = str(record.incident.get("service"))
+    try:
+        rows = _query(
+            store,
+            "incident_transcript",
+            profile,
+            incident_id=record.incident_id,
+            start=record.opened_at,
+            end=end,
+        )
+    except StoreError as error:
+        if _unknown_column(error, "record"):
+            return []  # an audit trail written before transcript lines were recorded
+        raise
+    lines: list[TranscriptLine] = []
+    for row in rows:
+        text = str(row.get("message") or "")
+        if row.get("incident_id") is None and service not in text:
+            continue
+        lines.append(
+            TranscriptLine(
+                _instant(row["@timestamp"]),
+                int(row.get("sequence") or 0),
+                str(row.get("agent")),
+                str(row.get("level") or "info"),
+                text,
+                row.get("incident_id"),
+            )
+        )
+    return lines
+
+
+def _unknown_column(error: StoreError, column: str) -> bool:
+    # Elasticsearch: "Unknown column [record]"; the embedded engine says the same.
+    return f"Unknown column [{column}]" in str(error)
 
 
 def list_incidents(

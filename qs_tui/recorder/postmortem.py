@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from qs_tui.models import AgentName
 from qs_tui.profiles import Profile
 from qs_tui.recorder.flight import FlightRecord
+
+#: The transcript's sections in the order an incident meets the agents (the war room's panes).
+_AGENT_ORDER: tuple[str, ...] = tuple(agent.value for agent in AgentName)
 
 
 def _duration(seconds: float | None) -> str:
@@ -32,7 +36,8 @@ def postmortem_json(record: FlightRecord, profile: Profile | None) -> str:
 
 def postmortem_markdown(record: FlightRecord, profile: Profile | None) -> str:
     """The postmortem as Markdown: summary, impact, timeline, evidence chain, options,
-    approval, actions, verification, MTTR, the runbook and the ES|QL behind each piece."""
+    approval, actions, verification, MTTR, each agent's transcript, the runbook and the
+    ES|QL behind each piece."""
     inc = record.incident
     runbook = record.runbook_sections
     out: list[str] = [f"# Postmortem {record.incident_id}: {inc.get('title')}", ""]
@@ -88,6 +93,19 @@ def postmortem_markdown(record: FlightRecord, profile: Profile | None) -> str:
     outcome = runbook.get("Outcome", "").strip()
     out.append(outcome or "Not verified.")
     out += ["", "## MTTR", "", _duration(inc.get("mttr_s")), ""]
+    out += ["## Transcript", ""]
+    by_agent = record.transcript_by_agent()
+    if not by_agent:
+        out += ["No transcript recorded.", ""]
+    for agent in _AGENT_ORDER + tuple(sorted(set(by_agent) - set(_AGENT_ORDER))):
+        lines = by_agent.get(agent)
+        if not lines:
+            continue
+        out += [f"### {agent}", ""]
+        for line in lines:
+            mark = {"warn": " (warning)", "error": " (error)"}.get(line.level, "")
+            out.append(f"- {line.at.strftime('%H:%M:%S')}{mark} {line.text}")
+        out.append("")
     out += ["## ES|QL to see each piece of evidence again", ""]
     for number, item in enumerate(evidence, 1):
         out += [f"{number}. {item.text} (`{item.query}.esql`)", "", "```esql", item.esql, "```", ""]

@@ -163,6 +163,10 @@ INDICES: tuple[IndexSpec, ...] = (
             "message": _TEXT,
             "confidence": _DOUBLE,
             "sequence": _LONG,
+            # A transcript line (`record: transcript`, no decision): its level (info, warn,
+            # error) and its text in `message`.
+            "record": _KEYWORD,
+            "level": _KEYWORD,
             # A call to a real system (the Surgeon writes one before and one after it):
             # what, where, approved by whom; the request, target and answer as JSON text
             # with credentials masked.

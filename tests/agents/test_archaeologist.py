@@ -249,7 +249,8 @@ def test_the_hypothesis_goes_to_the_audit_trail() -> None:
 
     world.store.refresh()
     rows = world.store.esql(
-        f'FROM {DECISIONS} | WHERE agent == "Archaeologist" | KEEP decision, confidence'
+        f'FROM {DECISIONS} | WHERE agent == "Archaeologist" AND decision IS NOT NULL'
+        " | KEEP decision, confidence"
     ).values
     assert rows == [["hypothesis", hypothesis.confidence]]
 

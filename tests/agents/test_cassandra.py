@@ -210,7 +210,8 @@ def test_a_new_finding_is_spoken_and_recorded_once() -> None:
     assert spoken[0].data["kind"] == "memory_leak"
     assert spoken[0].level == "warn"
     decisions = world.store.esql(
-        f'FROM {DECISIONS} | WHERE agent == "Cassandra" | KEEP decision, message, confidence'
+        f'FROM {DECISIONS} | WHERE agent == "Cassandra" AND decision IS NOT NULL'
+        " | KEEP decision, message, confidence"
     ).records()
     assert len(decisions) == 1
     assert decisions[0]["decision"] == "detected"

@@ -101,7 +101,8 @@ class Setup:
     def decisions(self) -> list[tuple[str, str]]:
         self.store.refresh()
         result = self.store.esql(
-            f"FROM {DECISIONS} | WHERE agent == ?agent | SORT sequence | KEEP decision, message",
+            f"FROM {DECISIONS} | WHERE agent == ?agent AND decision IS NOT NULL"
+            " | SORT sequence | KEEP decision, message",
             params={"agent": AgentName.DIPLOMAT.value},
         )
         return [(row[0], row[1]) for row in result.values]

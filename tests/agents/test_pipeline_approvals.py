@@ -34,7 +34,8 @@ def recorded_states(rig: Rig) -> dict[str, str]:
 def diplomat_decisions(rig: Rig) -> list[str]:
     rig.store.refresh()
     result = rig.store.esql(
-        f'FROM {DECISIONS} | WHERE agent == "Diplomat" | SORT sequence | KEEP decision'
+        f'FROM {DECISIONS} | WHERE agent == "Diplomat" AND decision IS NOT NULL'
+        " | SORT sequence | KEEP decision"
     )
     return [row[0] for row in result.values]
 

@@ -67,7 +67,7 @@ def incidents_and_decisions(store: Any) -> tuple[list[str], dict[str, int]]:
     """Incident ids stored, and how many decisions each incident has."""
     ids = store.esql(f"FROM {INCIDENTS} | KEEP incident_id | SORT incident_id").values
     counts = store.esql(
-        f"FROM {DECISIONS} | WHERE incident_id IS NOT NULL"
+        f"FROM {DECISIONS} | WHERE incident_id IS NOT NULL AND decision IS NOT NULL"
         " | STATS n = COUNT(*) BY incident_id | SORT incident_id"
     ).values
     return [row[0] for row in ids], {row[1]: row[0] for row in counts}

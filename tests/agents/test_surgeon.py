@@ -118,7 +118,8 @@ def _context(settings: PipelineSettings | None = None) -> tuple[AgentContext, li
 def _decisions(context: AgentContext) -> list[str]:
     context.store.refresh()
     result = context.store.esql(
-        f"FROM {DECISIONS} | WHERE agent == ?agent | SORT sequence | KEEP decision",
+        f"FROM {DECISIONS} | WHERE agent == ?agent AND decision IS NOT NULL"
+        " | SORT sequence | KEEP decision",
         params={"agent": AgentName.SURGEON.value},
     )
     # The audit records of calls to a real system are tested in test_surgeon_policy.py.

@@ -51,6 +51,8 @@ def test_report_and_incidents_read_an_incident_back_from_a_cluster(tmp_path: Pat
         )
         listing = _qs_tui(env, tmp_path, "incidents", "--store", "elastic", "--format", "json")
         queries = [r.body for r in cluster.requests_to("POST", "/_query")]
+        held = cluster.documents_by_id.get("qs-agent-decisions", {})
+        writes = cluster.requests_to("PUT", r"/qs-agent-decisions/_(?:doc|create)/.*")
     assert report.returncode == 0, report.stderr
     data = json.loads(report.stdout)
     assert data["incident"]["state"] == "resolved"
@@ -62,3 +64,16 @@ def test_report_and_incidents_read_an_incident_back_from_a_cluster(tmp_path: Pat
     recorder = [q for q in queries if q and "incident_id == ?incident_id" in q.get("query", "")]
     assert recorder and all({"incident_id": "INC-0001"} in q["params"] for q in recorder)
     assert API_KEY not in report.stdout + report.stderr
+    # Each agent's transcript went over HTTP as documents of their own, under ids fixed
+    # before the first try and written create-if-absent, and came back with ES|QL.
+    lines = {i: d for i, d in held.items() if d.get("record") == "transcript"}
+    assert len(lines) == sum(len(said) for said in data["transcript"].values()) > 0
+    assert {"Cassandra", "Diplomat", "Surgeon", "Guardian"} <= set(data["transcript"])
+    assert all(d.get("decision") is None and d["level"] for d in lines.values())
+    line_writes = [w for w in writes if w.path.rsplit("/", 1)[1] in lines]
+    assert len(line_writes) == len(lines)  # one request each: nothing written twice
+    assert all("_create/" in w.path or w.query.get("op_type") == "create" for w in line_writes)
+    said = [q for q in recorder if 'record == "transcript"' in q.get("query", "")]
+    assert said, "the transcript was not read with its library query"
+    diplomat = [line["text"] for line in data["transcript"]["Diplomat"]]
+    assert any("approved by --approve auto" in text for text in diplomat)

@@ -1,12 +1,13 @@
 """The flight recorder on an incident a headless run recorded: report, incidents, reading back.
 
-The recording is made once for the module (one short scenario); every command runs in a fresh
-process against the persisted data dir, as a user would run it the next day.
+The recording is made once per pytest run (shared with the replay's tests); every command
+runs in a fresh process against the persisted data dir, as a user would run it the next day.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,15 +17,33 @@ from qs_tui.profiles import load_profile
 from qs_tui.recorder import IncidentNotFound, load_incident, parse_since
 from qs_tui.recorder.flight import paste_ready
 from qs_tui.store.embedded import EmbeddedStore
-from tests.recorder.recording import qs_tui, record_memory_leak
+from tests.recorder.recording import Recording, qs_tui, recorded
+
+AGENTS = ("Cassandra", "Archaeologist", "Tactician", "Diplomat", "Surgeon", "Guardian")
+#: An agent's line as `qs-tui run --headless` prints it: time, agent, `!` for a warning,
+#: `!!` for an error, the incident, the text.
+PRINTED = re.compile(
+    rf"^(\d\d:\d\d:\d\d) ({'|'.join(AGENTS)}) +(?:(!!?) )?(?:\[(INC-\d+)\] )?(.*)$"
+)
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir holding INC-0001, recorded by `qs-tui run --headless`."""
-    directory = tmp_path_factory.mktemp("recorded") / "data"
-    record_memory_leak(directory)
-    return directory
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    """INC-0001, recorded by `qs-tui run --headless` into a persisted data dir."""
+    return recorded(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def data_dir(recording: Recording) -> Path:
+    """The data dir holding INC-0001."""
+    return recording.data_dir
+
+
+def printed_lines(stdout: str) -> list[tuple[str, str, str]]:
+    """(agent, level, text) of every agent line a headless run printed, in order."""
+    levels = {None: "info", "!": "warn", "!!": "error"}
+    found = (PRINTED.match(line) for line in stdout.splitlines())
+    return [(m[2], levels[m[3]], m[5]) for m in found if m is not None]
 
 
 def test_report_markdown_has_every_section_of_a_postmortem(data_dir: Path) -> None:
@@ -42,6 +61,7 @@ def test_report_markdown_has_every_section_of_a_postmortem(data_dir: Path) -> No
         "Actions",
         "Verification",
         "MTTR",
+        "Transcript",
         "ES|QL to see each piece of evidence again",
         "Runbook",
     ):
@@ -62,6 +82,13 @@ def test_report_markdown_has_every_section_of_a_postmortem(data_dir: Path) -> No
     assert states[0] == "detected"
     assert states[-1] == "resolved"
     assert states.index("awaiting_approval") < states.index("executing") < states.index("verifying")
+    # Each agent's transcript, in the war room's order, as the run said it.
+    transcript = text.split("\n## Transcript\n", 1)[1].split("\n## ", 1)[0]
+    headings = re.findall(r"^### (\w+)$", transcript, re.M)
+    assert headings == list(AGENTS)
+    diplomat = transcript.split("### Diplomat\n", 1)[1].split("### ", 1)[0]
+    assert "restart of payment-service in us-east-1 approved by --approve auto" in diplomat
+    assert "(warning) a human must approve restart" in transcript
 
 
 def test_report_esql_is_paste_ready_and_parses(data_dir: Path) -> None:
@@ -80,6 +107,16 @@ def test_report_esql_is_paste_ready_and_parses(data_dir: Path) -> None:
         parse(item["esql"])  # and it is still ES|QL
     detector = next(item for item in report["evidence"] if item["query"] == "memory_leak")
     assert f'TO_DATETIME("{detector["params"]["start"]}")' in detector["esql"]
+    # The transcript per agent, each line with its time, level and incident.
+    transcript = report["transcript"]
+    assert list(transcript) == list(AGENTS)
+    surgeon = transcript["Surgeon"]
+    assert surgeon[0]["text"].startswith("executing: restart payment-service in us-east-1")
+    assert {line["incident_id"] for line in surgeon} == {"INC-0001"}
+    assert surgeon[0]["at"].startswith("2026-") and surgeon[0]["level"] == "info"
+    # Cassandra spoke of the leak before INC-0001 had an id: it is still part of it.
+    assert transcript["Cassandra"][0]["incident_id"] is None
+    assert transcript["Cassandra"][0]["level"] == "warn"
 
 
 def test_an_unknown_incident_is_one_line_and_exit_1(data_dir: Path) -> None:
@@ -132,6 +169,28 @@ def test_incidents_lists_filters_and_speaks_json(data_dir: Path) -> None:
     assert json.loads(future.stdout) == []
     bad = qs_tui("incidents", "--since", "soon", "--data-dir", str(data_dir), cwd=data_dir.parent)
     assert bad.status == 1 and "--since 'soon'" in bad.stderr
+
+
+def test_the_transcript_read_back_is_what_the_run_said(recording: Recording) -> None:
+    """Every line an agent said during the run is in the audit trail once, in order: one
+    document per agent step (16 for this incident), none per telemetry sample."""
+    store = EmbeddedStore(data_dir=recording.data_dir)
+    try:
+        record = load_incident(store, "INC-0001")
+        total = store.esql(
+            'FROM qs-agent-decisions | WHERE record == "transcript" | STATS n = COUNT(*)'
+        ).values[0][0]
+    finally:
+        store.close()
+    said = [(line.agent, line.level, line.text) for line in record.transcript]
+    assert said == printed_lines(recording.run.stdout)
+    assert len(said) == total == 16
+    # Lines and decisions share the run's sequence: one order, no number used twice.
+    numbers = [line.sequence for line in record.transcript] + [d.sequence for d in record.decisions]
+    assert len(set(numbers)) == len(numbers)
+    assert [line.sequence for line in record.transcript] == sorted(
+        line.sequence for line in record.transcript
+    )
 
 
 def test_reading_back_covers_the_whole_incident(data_dir: Path, tmp_path: Path) -> None:

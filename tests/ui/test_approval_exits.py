@@ -49,7 +49,8 @@ def records(tmp_path: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
     try:
         incidents = store.esql(f"FROM {INCIDENTS} | KEEP incident_id, state")
         decisions = store.esql(
-            f'FROM {DECISIONS} | WHERE agent == "Diplomat" | SORT sequence | KEEP decision, message'
+            f'FROM {DECISIONS} | WHERE agent == "Diplomat" AND decision IS NOT NULL'
+            " | SORT sequence | KEEP decision, message"
         )
     finally:
         store.close()

@@ -27,6 +27,7 @@ class StatusFacts:
         scenario: the scenario being played (on a live source: `live` and the profile).
         wall_clock: whether time is the wall clock (a live source): no speed is shown.
         problem: a failure to show instead of the live state.
+        mode: what runs while not paused (`live`, or `replay` for a recorded incident).
     """
 
     store: str = "store"
@@ -39,6 +40,7 @@ class StatusFacts:
     scenario: str = ""
     wall_clock: bool = False
     problem: str | None = None
+    mode: str = "live"
 
 
 class StatusBar(Static):
@@ -115,7 +117,7 @@ class StatusBar(Static):
         if facts.paused:
             parts.append(Content.from_markup("[reverse b $warning] ⏸ PAUSED [/]"))
         else:
-            parts.append(Content.from_markup("[$success]▶ live[/]"))
+            parts.append(Content.from_markup("[$success]▶ $mode[/]", mode=facts.mode))
         return Content(" │ ").join(parts)
 
 

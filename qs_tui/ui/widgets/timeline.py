@@ -93,6 +93,11 @@ class IncidentTimeline(DataTable[Text]):
         """The incident of each row, top (newest) first."""
         return [entry.incident_id for entry in reversed(self._entries)]
 
+    def clear_changes(self) -> None:
+        """Forget every change (a replay going back starts the timeline over)."""
+        self._entries.clear()
+        self._rebuild()
+
     def add_change(self, event: IncidentChanged) -> None:
         """Put one change on top."""
         incident = event.incident
