@@ -199,4 +199,5 @@ def test_the_approval_panels_select_the_diplomats_decisions(objects: list[dict[s
     assert answers["attributes"]["state"]["query"]["query"].startswith(diplomat)
     approvals = by_id(objects)["quantumstate-approvals"]
     source = json.loads(approvals["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
-    assert source["query"]["query"] == diplomat
+    # Only its decisions: the Diplomat's transcript lines share the index and have none.
+    assert source["query"]["query"] == f"{diplomat} and decision : *"
