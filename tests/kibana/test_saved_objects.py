@@ -196,7 +196,8 @@ def test_the_approval_panels_select_the_diplomats_decisions(objects: list[dict[s
     # The audit trail names agents by AgentName; a rename must not empty these panels silently.
     diplomat = f'agent : "{AgentName.DIPLOMAT.value}"'
     answers = by_id(objects)["quantumstate-approval-answers"]
-    assert answers["attributes"]["state"]["query"]["query"].startswith(diplomat)
+    answered = answers["attributes"]["state"]["query"]["query"]
+    assert answered.startswith(f"{diplomat} and decision : *"), answered  # no transcript lines
     approvals = by_id(objects)["quantumstate-approvals"]
     source = json.loads(approvals["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
     # Only its decisions: the Diplomat's transcript lines share the index and have none.
