@@ -21,6 +21,17 @@ QUERY_DIR = query_dir()
 
 _PARAM = re.compile(r"\?([A-Za-z_][A-Za-z0-9_]*)")
 
+#: The short metric columns the timeline queries return (`metrics_timeline.esql`,
+#: `incident_telemetry.esql`) -> the metric names the agents and the war room use.
+TIMELINE_COLUMNS: dict[str, str] = {
+    "cpu": "cpu_percent",
+    "memory": "memory_percent",
+    "errors": "error_rate",
+    "latency": "latency_p95_ms",
+    "rps": "requests_per_s",
+    "disk": "disk_percent",
+}
+
 
 def bind_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Named parameters for a library query: datetimes become ISO strings (`iso_instant`)."""

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -44,7 +43,6 @@ from qs_tui.ui.messages import (
 )
 from qs_tui.ui.runner import DEFAULT_SPEED, Runtime, RuntimePlan, build_runtime
 from qs_tui.ui.widgets import (
-    AGENT_ORDER,
     AgentPane,
     DegradedBanner,
     IncidentTimeline,
@@ -52,6 +50,7 @@ from qs_tui.ui.widgets import (
     ServicesPane,
     StatusBar,
     agent_states,
+    war_room_panes,
 )
 
 if TYPE_CHECKING:
@@ -138,13 +137,7 @@ class WarRoomApp(App[int]):
         # In the flow under the docked status bar (two widgets docked to one edge overlap);
         # hidden, it takes no room.
         yield DegradedBanner(id="degraded")
-        with Horizontal(id="top"):
-            yield ServicesPane(id="services")
-            with Vertical(id="timeline-box"):
-                yield IncidentTimeline(id="timeline")
-        with Grid(id="agents"):
-            for agent in AGENT_ORDER:
-                yield AgentPane(agent, id=f"agent-{agent.value.lower()}")
+        yield from war_room_panes()
         yield Footer()
 
     def on_mount(self) -> None:

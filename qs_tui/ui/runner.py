@@ -15,6 +15,7 @@ from qs_tui.agents.pipeline import Pipeline
 from qs_tui.clock import AcceleratedClock, Clock, iso_instant
 from qs_tui.config import Settings
 from qs_tui.profiles import Profile, query_text
+from qs_tui.queries import TIMELINE_COLUMNS
 from qs_tui.session import (
     LIVE_NEEDS_DATA,
     Session,
@@ -43,15 +44,6 @@ EXIT_ERROR = 1
 #: How far back the sparklines start (per-minute averages from the store).
 SPARK_HISTORY = timedelta(minutes=30)
 
-# esql/metrics_timeline.esql's columns -> the metric names `MetricsSampled` uses.
-_TIMELINE_COLUMNS = {
-    "cpu": "cpu_percent",
-    "memory": "memory_percent",
-    "errors": "error_rate",
-    "latency": "latency_p95_ms",
-    "rps": "requests_per_s",
-    "disk": "disk_percent",
-}
 
 #: Per series, `(minute, metric -> value)` samples, oldest first.
 SeriesHistory = dict[tuple[str, str], list[tuple[datetime, dict[str, float]]]]
@@ -229,7 +221,7 @@ def recent_history(
             continue
         values = {
             metric: float(record[column])
-            for column, metric in _TIMELINE_COLUMNS.items()
+            for column, metric in TIMELINE_COLUMNS.items()
             if isinstance(record.get(column), int | float)
         }
         key = (str(record.get("service")), str(record.get("region")))

@@ -21,7 +21,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Vertical
 from textual.events import Click
 from textual.reactive import reactive
 from textual.timer import Timer
@@ -29,6 +29,7 @@ from textual.widgets import Footer, Static
 
 from qs_tui.agents.events import AgentSpoke, IncidentChanged, MetricsSampled
 from qs_tui.models import AgentName, Anomaly, AnomalyKind, Incident, IncidentState
+from qs_tui.queries import TIMELINE_COLUMNS
 from qs_tui.recorder.flight import Decision, FlightRecord, TelemetryStep, TranscriptLine
 from qs_tui.ui.widgets import (
     AGENT_ORDER,
@@ -38,17 +39,9 @@ from qs_tui.ui.widgets import (
     ServicesPane,
     StatusBar,
     agent_states,
+    war_room_panes,
 )
 
-#: The war room's metric behind each column `incident_telemetry.esql` returns.
-TELEMETRY_METRICS: dict[str, str] = {
-    "cpu": "cpu_percent",
-    "memory": "memory_percent",
-    "errors": "error_rate",
-    "latency": "latency_p95_ms",
-    "rps": "requests_per_s",
-    "disk": "disk_percent",
-}
 #: The metric that shows each kind of incident (the column of `incident_telemetry.esql`).
 SIGNAL_BY_KIND: dict[str, str] = {
     "memory_leak": "memory",
@@ -161,20 +154,14 @@ class ReplayApp(App[None]):
             yield Static(id="replay-head")
             yield Static(id="replay-scrub")
             yield Static(id="replay-approval")
-        with Horizontal(id="top"):
-            yield ServicesPane(id="services")
-            with Vertical(id="timeline-box"):
-                yield IncidentTimeline(id="timeline")
-        with Grid(id="agents"):
-            for agent in AGENT_ORDER:
-                yield AgentPane(agent, id=f"agent-{agent.value.lower()}")
+        yield from war_room_panes()
         yield Footer()
 
     async def on_mount(self) -> None:
         """One row for the affected service with its chart open; the first frame; play."""
         self.query_one("#timeline-box").border_title = "Incident timeline"
         services = self.query_one(ServicesPane)
-        services.chart_metric = TELEMETRY_METRICS[self.signal]
+        services.chart_metric = TIMELINE_COLUMNS[self.signal]
         await services.set_services([self.key])
         services.select_row(services.rows[self.key], open_chart=True)
         # As in the war room: the rows have the focus (the hidden filter would take `[`).
@@ -327,9 +314,9 @@ class ReplayApp(App[None]):
         state = self._state_at(index)
         if frame.step is not None:
             values = {
-                TELEMETRY_METRICS[name]: float(value)
+                TIMELINE_COLUMNS[name]: float(value)
                 for name, value in frame.step.values.items()
-                if name in TELEMETRY_METRICS and isinstance(value, int | float)
+                if name in TIMELINE_COLUMNS and isinstance(value, int | float)
             }
             row_state = "healthy"
             if state is not None and state not in ("resolved", "rejected", "escalated"):
@@ -386,7 +373,7 @@ class ReplayApp(App[None]):
         """
         inc = self.record.incident
         kind = AnomalyKind(str(inc.get("kind")))
-        metric = TELEMETRY_METRICS[self.signal]
+        metric = TIMELINE_COLUMNS[self.signal]
         threshold = next((t for m, _, t in METRIC_KEYS.values() if m == metric), None)
         detected = self.record.telemetry_at(self.record.opened_at)
         confidence = inc.get("confidence")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qs_tui.ui.widgets.agents import AGENT_ORDER, AgentPane, agent_states
 from qs_tui.ui.widgets.chart import METRIC_KEYS, MetricChart
+from qs_tui.ui.widgets.layout import war_room_panes
 from qs_tui.ui.widgets.services import ServiceRow, ServicesPane
 from qs_tui.ui.widgets.status import DegradedBanner, OutageFacts, StatusBar
 from qs_tui.ui.widgets.timeline import IncidentTimeline
@@ -20,4 +21,5 @@ __all__ = [
     "ServicesPane",
     "StatusBar",
     "agent_states",
+    "war_room_panes",
 ]
