@@ -138,10 +138,9 @@ def auto_approval(
     *,
     read_only: bool = False,
 ) -> str | None:
-    """The rule under which `plan` may run without a human, or None when one must decide."""
-    if read_only or rate_limit(policy, plan.chosen.service, now, history) is not None:
-        return None
-    if freeze_in_force(policy, now) is not None:
+    """The rule under which `plan` may run without a human, or None when one must decide
+    (always when something blocks it: see `blocking_rule`)."""
+    if blocking_rule(policy, plan, now, history, read_only=read_only) is not None:
         return None
     return auto_approve_rule(policy, plan)
 
