@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -155,11 +156,16 @@ class AgentContext:
         )
 
     def _masked(self) -> list[str]:
-        # Longest first, so masking a long credential never leaves a part of it behind.
         if self._secrets is None:
-            found = {*self.settings.secrets, *known_secrets()}
-            self._secrets = sorted(found, key=len, reverse=True)
+            self._secrets = self.secrets_to_mask()
         return self._secrets
+
+    def secrets_to_mask(self, extra: Iterable[str] = (), names: Sequence[str] = ()) -> list[str]:
+        """Every credential an audit record must not show: the configured ones, the values
+        of the usual credential variables (and of `names`) and `extra`; longest first, so
+        masking a long one never leaves a part of it behind."""
+        found = {*extra, *self.settings.secrets, *known_secrets(names)}
+        return sorted(found, key=len, reverse=True)
 
     def next_sequence(self) -> int:
         """A number that orders audit-trail entries written in the same instant."""

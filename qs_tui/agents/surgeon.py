@@ -55,7 +55,6 @@ from qs_tui.remediation.policy import (
     ActionRecord,
     PolicyDecision,
     decide,
-    known_secrets,
     redact,
 )
 from qs_tui.store.base import StoreError
@@ -658,11 +657,7 @@ class Surgeon(Agent):
             return run()
         executor_name, target = system
         token_vars = [str(v) for k, v in target.items() if k.endswith("_env") and v]
-        secrets = sorted(
-            {*self._secrets, *self.context.settings.secrets, *known_secrets(token_vars)},
-            key=len,
-            reverse=True,  # longest first: masking a long one never leaves part of it
-        )
+        secrets = self.context.secrets_to_mask(self._secrets, token_vars)
         with self._lock:
             approved_by = self._approvers.get(incident_id, "unknown")
         base: dict[str, Any] = {
