@@ -6,7 +6,7 @@ import itertools
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -123,7 +123,14 @@ class AgentContext:
         )
 
     def speak(self, line: AgentSpoke) -> None:
-        """Emit a transcript line and record it in the audit trail."""
+        """Emit a transcript line and record it in the audit trail.
+
+        The configured credentials are masked before the line goes anywhere: the war room,
+        the headless printer and `--json` show what the audit trail holds, never more.
+        """
+        masked = self._masked()
+        if masked:
+            line = replace(line, text=redact(line.text, masked), data=redact(line.data, masked))
         self.sink(line)
         self.record_line(line)
 

@@ -144,3 +144,15 @@ def test_lines_wait_quietly_in_order_while_the_store_is_down() -> None:
     assert messages[7] == "the store is back: wrote 8 queued audit records"
     assert len(messages) == 8
     assert records.complete and records.pending == 0
+
+
+def test_credentials_are_masked_in_what_the_war_room_and_printer_show() -> None:
+    store = EmbeddedStore()
+    surgeon, events = crew(store)
+    surgeon.say(f"webhook refused token {TOKEN}", data={"url": f"https://hooks.example/{TOKEN}/x"})
+    [line] = [e for e in events if isinstance(e, AgentSpoke)]
+    assert TOKEN not in line.text and TOKEN not in str(line.data)
+    assert line.text.startswith("webhook refused token ")
+    assert line.data["url"].startswith("https://hooks.example/")
+    # The sink shows exactly what the audit trail holds.
+    assert [r["message"] for r in stored(store)] == [line.text]
