@@ -461,6 +461,23 @@ class EndToEnd:
     detail: str
     process_cpu_s: float | None = None
     duckdb_cpu_s: float | None = None
+    import_s: float | None = None
+    """Starting Python and importing polars, in a new process (what ours pays first)."""
+    read_s: float | None = None
+    """polars' `read_ndjson` of the file alone, typed as the native path types it."""
+
+    @property
+    def floor_s(self) -> float | None:
+        """The least any load through polars can take: start, import and polars' own parse."""
+        if self.import_s is None or self.read_s is None:
+            return None
+        return self.import_s + self.read_s
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """`floor_s` over DuckDB's time: how close to it a polars-based load can come."""
+        floor = self.floor_s
+        return None if floor is None or self.duckdb_s <= 0 else floor / self.duckdb_s
 
     @property
     def ratio(self) -> float:
@@ -488,6 +505,10 @@ class EndToEnd:
             "process_cpu_s": self.process_cpu_s,
             "duckdb_cpu_s": self.duckdb_cpu_s,
             "cpu_ratio": self.cpu_ratio,
+            "import_s": self.import_s,
+            "read_s": self.read_s,
+            "floor_s": self.floor_s,
+            "floor_ratio": self.floor_ratio,
         }
 
 
@@ -531,18 +552,41 @@ def _write_ndjson(documents: list[dict[str, Any]], folder: Path) -> tuple[Path, 
     return data, mapping
 
 
-def _esql_process(data: Path, mapping: Path, folder: Path) -> list[dict[str, Any]]:
-    """Run `qs-tui esql` on the file in a new Python process; its answer as records."""
+def _child_env() -> dict[str, str]:
+    """The environment of the bench's child processes."""
     import qs_tui
 
-    # The child imports this very package, wherever it is (a checkout or site-packages), and
-    # runs in the scratch folder so that no `.env` or cluster settings reach it.
+    # The child imports this very package, wherever it is (a checkout or site-packages).
     root = str(Path(qs_tui.__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     # An installed package runs from compiled bytecode; with PYTHONDONTWRITEBYTECODE set (as
     # some sandboxes and CI images do) every child would recompile the whole package first,
     # which is not what a user's `qs-tui esql` pays. The first of the runs writes the cache.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _import_polars_process() -> None:
+    """Start Python and import polars in a new process: the first part of the floor."""
+    subprocess.run(
+        [sys.executable, "-c", "import polars"], env=_child_env(), capture_output=True, check=True
+    )
+
+
+def _read_alone(data: Path, mapping: Path) -> Callable[[], Any] | None:
+    """polars reading the file as the native path reads it, nothing else (None: it cannot)."""
+    from qs_tui.store.embedded import IndexMapping
+    from qs_tui.store.loader import native_schema
+
+    parsed = IndexMapping(json.loads(mapping.read_text(encoding="utf-8")), index=NDJSON_INDEX)
+    schema = native_schema(data, parsed)
+    return None if schema is None else functools.partial(pl.read_ndjson, data, schema=schema)
+
+
+def _esql_process(data: Path, mapping: Path, folder: Path) -> list[dict[str, Any]]:
+    """Run `qs-tui esql` on the file in a new Python process; its answer as records."""
+    # It runs in the scratch folder so that no `.env` or cluster settings reach it.
+    env = _child_env()
     command = [
         sys.executable,
         "-m",
@@ -593,6 +637,11 @@ def run_ndjson_end_to_end(data: Path, mapping: Path, *, docs: int, out: TextIO) 
 
     duckdb_s, duckdb_cpu_s, expected = _best_wall_and_cpu(duckdb_answer, time.process_time)
     connection.close()
+    # The floor: what starting, importing polars and polars' own parse take, with nothing of
+    # ours. It says how much of the gap to DuckDB is the reader's, not the loader's.
+    import_s, _, _ = _best_wall_and_cpu(_import_polars_process, _children_cpu_s)
+    read = _read_alone(data, mapping)
+    read_s = None if read is None else _best_wall_and_cpu(read, time.process_time)[0]
     agree, detail = compare(ours, expected, NDJSON_REFERENCE)
     result = EndToEnd(
         docs=docs,
@@ -604,6 +653,8 @@ def run_ndjson_end_to_end(data: Path, mapping: Path, *, docs: int, out: TextIO) 
         detail=detail,
         process_cpu_s=process_cpu_s,
         duckdb_cpu_s=duckdb_cpu_s,
+        import_s=import_s,
+        read_s=read_s,
     )
     cpu = (
         ""
@@ -618,6 +669,15 @@ def run_ndjson_end_to_end(data: Path, mapping: Path, *, docs: int, out: TextIO) 
         file=out,
         flush=True,
     )
+    if result.floor_s is not None and result.floor_ratio is not None:
+        print(
+            f"floor under it: Python start + polars import {result.import_s:.2f} s, "
+            f"polars read_ndjson alone {result.read_s:.2f} s = {result.floor_s:.2f} s "
+            f"= {result.floor_ratio:.2f}x DuckDB; the rest (exactness check, conversion, "
+            f"query, output, exit) {result.process_s - result.floor_s:.2f} s",
+            file=out,
+            flush=True,
+        )
     return result
 
 

@@ -460,6 +460,18 @@ def _count_strings(path: Path, *, nulls: bool) -> tuple[int, int]:
     return strings, null_members
 
 
+def native_schema(path: Path, mapping: IndexMapping) -> dict[str, pl.DataType] | None:
+    """The schema polars reads `path` with on the native path (`None`: the file's first lines
+    send it to the per-line path). `read_frame` reads with it; `bench engine` times polars'
+    read alone with it, the floor under the whole load."""
+    leaves, objects = _leaves_and_objects(mapping)
+    try:
+        kinds = _sample_kinds(path, leaves, objects)
+        return _polars_schema(mapping, kinds, leaves)
+    except (_Unsuitable, OSError, UnicodeDecodeError):
+        return None
+
+
 def read_frame(path: Path, mapping: IndexMapping) -> pl.DataFrame | None:
     """Read an NDJSON file natively (polars), typed by `mapping`; `None` when it cannot be.
 
@@ -473,11 +485,8 @@ def read_frame(path: Path, mapping: IndexMapping) -> pl.DataFrame | None:
     That last check is exact: polars ignores keys outside its schema, so the strings of the
     file (keys and string values, counted on its bytes) must equal those of the frame.
     """
-    leaves, objects = _leaves_and_objects(mapping)
-    try:
-        kinds = _sample_kinds(path, leaves, objects)
-        schema = _polars_schema(mapping, kinds, leaves)
-    except (_Unsuitable, OSError, UnicodeDecodeError):
+    schema = native_schema(path, mapping)
+    if schema is None:
         return None
     # Polars parses without the GIL, so the byte count runs alongside it in a thread.
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -92,6 +92,13 @@ def test_the_ndjson_end_to_end_case_runs_a_whole_process_and_agrees_with_duckdb(
     (line,) = [line for line in text.splitlines() if line.startswith("end to end (NDJSON")]
     assert f"= {ndjson['ratio']:.2f}x (CPU time " in line
     assert line.endswith(f"= {ndjson['cpu_ratio']:.2f}x); answers agree: yes")
+    # The floor under it: starting Python with polars, and polars' parse of the file alone.
+    assert ndjson["import_s"] > 0 and ndjson["read_s"] > 0
+    assert ndjson["floor_s"] == pytest.approx(ndjson["import_s"] + ndjson["read_s"])
+    assert ndjson["floor_ratio"] == pytest.approx(ndjson["floor_s"] / ndjson["duckdb_s"])
+    (floor,) = [line for line in text.splitlines() if line.startswith("floor under it:")]
+    assert f"polars read_ndjson alone {ndjson['read_s']:.2f} s" in floor
+    assert f"= {ndjson['floor_ratio']:.2f}x DuckDB; the rest " in floor
 
 
 def test_the_end_to_end_case_can_be_skipped() -> None:
