@@ -256,7 +256,7 @@ class Tactician(Agent):
         )
         self.decide(
             f"plan:{chosen.action.value}",
-            f"{reason} {approval_reason}",
+            f"{reason}; {approval_reason}",
             incident_id=incident.id,
             confidence=hypothesis.confidence,
         )
