@@ -3,6 +3,7 @@ agents from fighting their own remediation (cooldown and loop guard)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,17 @@ def format_duration(seconds: float) -> str:
 
 def _iso(instant: datetime | None) -> str | None:
     return None if instant is None else iso_instant(instant)
+
+
+def evidence_params(incident: Incident) -> str:
+    """The parameters the incident's evidence queries ran with, as the JSON text the incidents
+    index keeps (`{query name: {param: value}}`): the detector's query and the ones the
+    Archaeologist ran, so the flight recorder can show each piece of evidence again exactly."""
+    anomaly = incident.anomaly
+    ran: dict[str, dict[str, Any]] = {anomaly.query: dict(anomaly.params)}
+    if incident.hypothesis is not None:
+        ran.update(incident.hypothesis.queries)
+    return json.dumps(ran, sort_keys=True, default=str)
 
 
 class Guardian(Agent):
@@ -364,6 +376,7 @@ class Guardian(Agent):
             "kind": incident.kind.value,
             "state": incident.state.value,
             "opened_at": incident.opened_at,
+            "onset_at": incident.anomaly.onset_at,
         }
 
     def incident_document(self, incident: Incident) -> dict[str, Any]:
@@ -393,6 +406,8 @@ class Guardian(Agent):
             "resolved_at": incident.closed_at if incident.state is IncidentState.RESOLVED else None,
             "mttr_s": verification.mttr_s if verification is not None else None,
             "runbook": runbook,
+            "onset_at": incident.anomaly.onset_at,
+            "evidence_params": evidence_params(incident),
         }
         return document
 

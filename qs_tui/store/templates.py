@@ -148,6 +148,13 @@ INDICES: tuple[IndexSpec, ...] = (
             "resolved_at": _DATE,
             "mttr_s": _DOUBLE,
             "runbook": _TEXT,
+            # What the flight recorder needs to show the evidence again exactly: the
+            # anomaly's estimated onset, and the parameters each evidence query ran with
+            # as JSON text ({query name: {param: value}}). Text, because ES|QL reads no
+            # object as a whole; a keyword with doc values and no index: read back, never
+            # searched.
+            "onset_at": _DATE,
+            "evidence_params": {"type": "keyword", "index": False},
         },
     ),
     IndexSpec(
