@@ -66,6 +66,7 @@ warnings.filterwarnings("ignore", category=ElasticsearchWarning, module=r"qs_tui
 # during an outage, which the pipeline reports in one line instead. A NullHandler stops the
 # last resort; the records still propagate to any handler an application configures.
 logging.getLogger("elastic_transport").addHandler(logging.NullHandler())
+log = logging.getLogger(__name__)
 
 # One warning in a `Warning` header: `299 Elasticsearch-<version>-<build> "<text>"`, optionally
 # followed by a quoted date. Several warnings arrive comma-joined in one header value.
@@ -639,8 +640,11 @@ class ElasticStore:
         return True
 
     def _warn(self, line: str) -> None:
+        """Keep `line` in `mapping_warnings` and log it once (stderr when nothing else is
+        configured, as the Slack notifier's warnings: `qs_tui.notify`)."""
         if line not in self.mapping_warnings:
             self.mapping_warnings.append(line)
+            log.warning("%s", line)
 
     def _upgrade_mapping(self, spec: IndexSpec) -> None:
         """Add to an existing index or data stream the fields of `spec` it does not map.

@@ -45,6 +45,7 @@ With a data directory, every `bulk()`/`index()` call is durable when it returns 
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import re
 import struct
@@ -72,6 +73,8 @@ from qs_tui.store.base import (
 from qs_tui.store.persistence import DataDirectory, IndexRecord
 from qs_tui.store.retention import DEFAULT_RETENTION, PRUNE_EVERY, is_telemetry
 from qs_tui.store.templates import indices_to_install, mapping_upgrade, spec_for
+
+log = logging.getLogger(__name__)
 
 ID = "_id"
 TIMESTAMP = "@timestamp"
@@ -1144,6 +1147,8 @@ class EmbeddedStore:
             for conflict in conflicts:
                 if str(conflict) not in self.mapping_warnings:
                     self.mapping_warnings.append(str(conflict))
+                    # Once per store; stderr when logging is not configured (as `qs_tui.notify`).
+                    log.warning("%s", conflict)
             if missing:
                 self.put_mapping(spec.name, missing)
         return [spec.template for spec in specs]

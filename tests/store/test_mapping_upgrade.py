@@ -6,6 +6,7 @@ left alone, and nothing already recorded is lost or rewritten."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -133,17 +134,22 @@ def test_a_second_start_only_reads_the_mappings(
 
 
 def test_a_field_of_another_type_is_reported_and_the_others_still_added(
-    cluster: FakeElasticsearch, store: ElasticStore
+    cluster: FakeElasticsearch, store: ElasticStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     cluster.create_with_mapping(DECISIONS, LEVEL_AS_TEXT)
 
-    store.ensure_templates(telemetry=False)
+    with caplog.at_level(logging.WARNING, logger="qs_tui.store"):
+        store.ensure_templates(telemetry=False)
+        store.ensure_templates(telemetry=False)
 
     assert mapping_puts(cluster) == [{"properties": {"record": {"type": "keyword"}}}]
-    assert store.mapping_warnings == [
+    line = (
         "mapping conflict in qs-agent-decisions: field [level] is [text], expected [keyword]; "
         "left unchanged (a type change needs a reindex)"
-    ]
+    )
+    assert store.mapping_warnings == [line]
+    # Said once, in one line, on the warning channel (stderr unless logging is configured).
+    assert [r.getMessage() for r in caplog.records] == [line]
     assert cluster.mappings[DECISIONS]["properties"]["level"] == {"type": "text"}
 
 
