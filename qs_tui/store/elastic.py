@@ -660,6 +660,14 @@ class ElasticStore:
         action = f"read the mapping of {spec.name}"
         try:
             body = self._client.indices.get_mapping(index=spec.name).body
+        except ApiError as error:
+            if error.status_code == 403:
+                # A key that may write but not read index metadata: writing still works, so
+                # the start goes on without the upgrade.
+                _, reason = _error_type_and_reason(error.body)
+                self._warn(f"cannot {action}: {self._redact(reason)}")
+                return
+            self._raise(error, action=action)
         except Exception as error:  # translated at the boundary
             self._raise(error, action=action)
         missing: dict[str, Any] = {}

@@ -177,6 +177,26 @@ def test_a_mapping_update_the_cluster_refuses_is_reported_and_the_start_goes_on(
     ]
 
 
+def test_a_key_that_may_not_read_the_mapping_is_reported_and_the_start_goes_on(
+    cluster: FakeElasticsearch, store: ElasticStore
+) -> None:
+    cluster.create_with_mapping(DECISIONS, old_mapping(DECISIONS))
+    # Elasticsearch's answer to a key without `view_index_metadata` on the index.
+    reason = (
+        "action [indices:admin/mappings/get] is unauthorized for API key id "
+        "[VuaCfGcBCdbkQm-e5aOx] of user [qs-writer] on indices [qs-agent-decisions], this "
+        "action is granted by the index privileges [view_index_metadata,manage,all]"
+    )
+    error = {"type": "security_exception", "reason": reason}
+    denied = {"error": {"root_cause": [error], **error}, "status": 403}
+    cluster.script("GET", "/qs-agent-decisions/_mapping", status=403, body=denied)
+
+    store.ensure_templates(telemetry=False)
+
+    assert not mapping_puts(cluster)
+    assert store.mapping_warnings == [f"cannot read the mapping of qs-agent-decisions: {reason}"]
+
+
 def test_the_fake_cluster_refuses_a_type_change_as_elasticsearch_does(
     cluster: FakeElasticsearch,
 ) -> None:
