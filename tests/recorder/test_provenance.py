@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from qs_tui.agents.guardian import MAX_EVIDENCE_PARAMS_CHARS
 from qs_tui.models import Evidence, Hypothesis, Incident
 from qs_tui.recorder.flight import load_incident
 from qs_tui.store.embedded import EmbeddedStore
@@ -193,3 +194,20 @@ def test_a_recorded_run_keeps_what_the_archaeologist_ran(recording: Recording) -
     shown = {item.query: item.params for item in record.evidence(None)}
     for name, params in shown.items():
         assert params == ran[name], name
+
+
+def test_parameters_too_long_to_keep_are_left_out_and_the_record_still_written() -> None:
+    setup = make_guardian()
+    incident = incident_with_evidence()
+    assert incident.hypothesis is not None
+    words = {"text": "payment-service " + "ö" * MAX_EVIDENCE_PARAMS_CHARS}
+    hypothesis = incident.hypothesis.model_copy(
+        update={"queries": {**RAN, "investigate_similar_incidents": words}}
+    )
+    setup.guardian.record(incident.model_copy(update={"hypothesis": hypothesis}))
+
+    record = load_incident(setup.store, "INC-0001")
+    assert record.incident["evidence_params"] is None
+    assert record.onset_at == ONSET  # the onset is kept all the same
+    similar = next(e for e in record.evidence(None) if e.query == "investigate_similar_incidents")
+    assert similar.params == {"text": "payment-service memory_leak"}  # rebuilt
