@@ -176,6 +176,9 @@ class Hypothesis(_Model):
     similar_incidents: list[str] = Field(default_factory=list)
     """Ids of past incidents that look alike (full-text search on the incidents index)."""
     summary: str
+    queries: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """The parameters (JSON-ready) each query of the investigation first ran with, by query
+    name: what the incident record keeps so that the evidence can be shown again exactly."""
 
 
 class LoadForecast(_Model):

@@ -20,6 +20,7 @@ from qs_tui.models import (
     Hypothesis,
     Incident,
 )
+from qs_tui.queries import bind_params
 from qs_tui.store.base import StoreError
 
 CauseKind = Literal["deploy", "fault", "dependency", "capacity", "unknown"]
@@ -147,6 +148,8 @@ class Archaeologist(Agent):
         self.deploy_half_life_s = deploy_half_life_s
         self.log_baseline_s = log_baseline_s
         self.health_window_s = health_window_s
+        #: The parameters each query first ran with in the current investigation.
+        self._ran: dict[str, dict[str, Any]] = {}
 
     # ---- the investigation --------------------------------------------------------------
 
@@ -158,6 +161,7 @@ class Archaeologist(Agent):
         """
         anomaly = incident.anomaly
         onset = anomaly.onset_at
+        self._ran = {}
         evidence: list[Evidence] = [
             Evidence(
                 kind="metric",
@@ -214,6 +218,7 @@ class Archaeologist(Agent):
             confidence=confidence,
             similar_incidents=similar,
             summary=summary,
+            queries=dict(self._ran),
         )
         self.say(
             f"hypothesis: {summary} (confidence {confidence:.0%} from {len(evidence)} "
@@ -228,6 +233,9 @@ class Archaeologist(Agent):
 
     def _records(self, name: str, **params: Any) -> list[dict[str, Any]] | None:
         """Rows of `esql/<name>.esql`, or None when the index does not exist yet."""
+        # The first run of each is the one its evidence cites (the estate *at onset* for
+        # `investigate_service_health`, which runs again later for the estate now).
+        self._ran.setdefault(name, bind_params(params))
         try:
             return self.query(name, **params).records()
         except (EsqlError, StoreError) as error:

@@ -3,6 +3,7 @@ agents from fighting their own remediation (cooldown and loop guard)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,28 @@ def format_duration(seconds: float) -> str:
 
 def _iso(instant: datetime | None) -> str | None:
     return None if instant is None else iso_instant(instant)
+
+
+#: The longest `evidence_params` text kept: a keyword value is at most 32,766 bytes in
+#: Elasticsearch (a longer one rejects the whole document), i.e. 8,191 characters of up to
+#: four UTF-8 bytes each.
+MAX_EVIDENCE_PARAMS_CHARS = 8191
+
+
+def evidence_params(incident: Incident) -> str | None:
+    """The parameters the incident's evidence queries ran with, as the JSON text the incidents
+    index keeps (`{query name: {param: value}}`): the detector's query and the ones the
+    Archaeologist ran, so the flight recorder can show each piece of evidence again exactly.
+
+    None when the text would be too long to keep: the record is still written, and the
+    recorder rebuilds the parameters as for a record written before they were kept.
+    """
+    anomaly = incident.anomaly
+    ran: dict[str, dict[str, Any]] = {anomaly.query: dict(anomaly.params)}
+    if incident.hypothesis is not None:
+        ran.update(incident.hypothesis.queries)
+    text = json.dumps(ran, sort_keys=True, default=str)
+    return text if len(text) <= MAX_EVIDENCE_PARAMS_CHARS else None
 
 
 class Guardian(Agent):
@@ -364,6 +387,7 @@ class Guardian(Agent):
             "kind": incident.kind.value,
             "state": incident.state.value,
             "opened_at": incident.opened_at,
+            "onset_at": incident.anomaly.onset_at,
         }
 
     def incident_document(self, incident: Incident) -> dict[str, Any]:
@@ -393,6 +417,8 @@ class Guardian(Agent):
             "resolved_at": incident.closed_at if incident.state is IncidentState.RESOLVED else None,
             "mttr_s": verification.mttr_s if verification is not None else None,
             "runbook": runbook,
+            "onset_at": incident.anomaly.onset_at,
+            "evidence_params": evidence_params(incident),
         }
         return document
 

@@ -8,6 +8,7 @@ runs the pipeline again.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -118,7 +119,7 @@ class Evidence:
     weight: float
     text: str
     query: str
-    params: dict[str, str]
+    params: dict[str, Any]
     esql: str
 
 
@@ -168,8 +169,12 @@ class FlightRecord:
 
     @property
     def onset_at(self) -> datetime:
-        """The anomaly's onset, to the minute, as the evidence states it ("as of onset 13:36");
-        the detection time when it does not (the record has no onset field of its own)."""
+        """The anomaly's onset as the record stores it; for a record written before it did,
+        to the minute as the evidence states it ("as of onset 13:36"), or the detection time
+        when it does not."""
+        recorded = self.incident.get("onset_at")
+        if recorded:
+            return _instant(recorded)
         opened = self.opened_at
         match = re.search(r"as of onset (\d{2}):(\d{2})", self.runbook_sections.get("Evidence", ""))
         if match is None:
@@ -229,11 +234,27 @@ class FlightRecord:
         block = rest.split("\n\n", 1)[0]  # the list ends at the next paragraph (Approval)
         return [line[2:].strip() for line in block.splitlines() if line.startswith("- ")]
 
+    @property
+    def evidence_params(self) -> dict[str, dict[str, Any]]:
+        """The parameters each evidence query ran with, by query name, as the record stores
+        them (empty for a record written before it did, or when unreadable)."""
+        text = self.incident.get("evidence_params")
+        if not text:
+            return {}
+        try:
+            stored = json.loads(str(text))
+        except ValueError:
+            return {}  # a damaged record: the evidence falls back to the reconstruction
+        if not isinstance(stored, dict):
+            return {}
+        return {str(k): dict(v) for k, v in stored.items() if isinstance(v, dict)}
+
     def evidence(self, profile: Profile | None) -> list[Evidence]:
         """The evidence chain from the runbook, each piece with the ES|QL that shows it again.
 
-        The query windows follow the Archaeologist's (`qs_tui.agents.archaeologist`), anchored
-        at detection: the onset itself is not stored in the incident record.
+        Each query runs with the parameters the record stores for it; for a record written
+        before it stored them, with the Archaeologist's windows (`qs_tui.agents.archaeologist`)
+        rebuilt around the onset.
         """
         found = re.findall(
             r"^- \(([+-]?\d+\.\d+)\) (.*)$", self.runbook_sections.get("Evidence", ""), re.M
@@ -252,8 +273,18 @@ class FlightRecord:
 
     def _evidence_query(
         self, text: str, kind: str, opened: datetime, service: str, region: str
-    ) -> tuple[str, dict[str, str]]:
-        """Which library query produced a piece of evidence, and its parameters."""
+    ) -> tuple[str, dict[str, Any]]:
+        """Which library query produced a piece of evidence, and its parameters: the stored
+        ones when the record has them, else rebuilt."""
+        name, params = self._rebuilt_query(text, kind, opened, service, region)
+        stored = self.evidence_params.get(name)
+        return name, (stored if stored is not None else params)
+
+    def _rebuilt_query(
+        self, text: str, kind: str, opened: datetime, service: str, region: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Which library query produced a piece of evidence, and its parameters as the
+        Archaeologist's windows place them around the onset."""
         iso = _iso
         # The Archaeologist's windows (`qs_tui.agents.archaeologist` defaults), from the onset.
         onset = self.onset_at
@@ -292,7 +323,10 @@ class FlightRecord:
         """A JSON-ready picture of the whole record."""
         approval = self.approval()
         return {
-            "incident": {k: v for k, v in self.incident.items() if k != "runbook"},
+            # The evidence parameters are shown with each piece of evidence.
+            "incident": {
+                k: v for k, v in self.incident.items() if k not in ("runbook", "evidence_params")
+            },
             "decisions": [_jsonable(asdict(d)) for d in self.decisions],
             "approval": _jsonable(asdict(approval)) if approval else None,
             "execution_steps": self.execution_steps(),
@@ -307,16 +341,22 @@ class FlightRecord:
         }
 
 
-def paste_ready(name: str, params: dict[str, str], profile: Profile | None) -> str:
+def paste_ready(name: str, params: dict[str, Any], profile: Profile | None) -> str:
     """Library query `name` rendered for `profile`, its `?params` replaced by literals, as a
-    user would paste it into Kibana's Discover (ES|QL mode)."""
+    user would paste it into Kibana's Discover (ES|QL mode): numbers and booleans as they
+    are, anything else as a quoted string."""
     text = query_text(name, profile)
 
     def literal(match: re.Match[str]) -> str:
         value = params.get(match.group(1))
         if value is None:
             return match.group(0)
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return repr(value)
+        quoted = str(value).replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}"'
 
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("//")]
     return re.sub(r"\?([A-Za-z_][A-Za-z0-9_]*)", literal, "\n".join(lines)).strip()
@@ -362,7 +402,7 @@ def load_incident(store: Store, incident_id: str, profile: Profile | None = None
     rows = _query(store, "incident_record", profile, incident_id=incident_id)
     if not rows:
         raise IncidentNotFound(incident_id)
-    incident = rows[0]
+    incident = {**rows[0], **_provenance(store, incident_id, profile)}
     record = FlightRecord(incident, [], [], _sections(str(incident.get("runbook") or "")))
     opened = record.opened_at
     service, region = incident.get("service"), incident.get("region")
@@ -407,6 +447,20 @@ def load_incident(store: Store, incident_id: str, profile: Profile | None = None
         for row in steps
     ]
     return record
+
+
+def _provenance(store: Store, incident_id: str, profile: Profile | None) -> dict[str, Any]:
+    """The record's `onset_at` and `evidence_params` (empty for an incidents index made
+    before they were recorded; None values for a record written before)."""
+    try:
+        rows = _query(store, "incident_provenance", profile, incident_id=incident_id)
+    except StoreError as error:
+        if _unknown_column(error, "onset_at") or _unknown_column(error, "evidence_params"):
+            return {}
+        raise
+    if not rows:
+        return {}
+    return {key: rows[0].get(key) for key in ("onset_at", "evidence_params")}
 
 
 def _transcript(

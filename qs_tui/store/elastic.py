@@ -43,7 +43,7 @@ from qs_tui.store.base import (
     StoreUnavailable,
 )
 from qs_tui.store.compat import ApiCompatibility, CompatibilityTransport
-from qs_tui.store.templates import indices_to_install, spec_for
+from qs_tui.store.templates import IndexSpec, indices_to_install, mapping_upgrade, spec_for
 
 __all__ = [
     "CLIENT_VERSION",
@@ -66,6 +66,7 @@ warnings.filterwarnings("ignore", category=ElasticsearchWarning, module=r"qs_tui
 # during an outage, which the pipeline reports in one line instead. A NullHandler stops the
 # last resort; the records still propagate to any handler an application configures.
 logging.getLogger("elastic_transport").addHandler(logging.NullHandler())
+log = logging.getLogger(__name__)
 
 # One warning in a `Warning` header: `299 Elasticsearch-<version>-<build> "<text>"`, optionally
 # followed by a quoted date. Several warnings arrive comma-joined in one header value.
@@ -257,6 +258,9 @@ class ElasticStore:
                 "set ELASTIC_URL (e.g. https://localhost:9200) or ELASTIC_CLOUD_ID",
             )
         self._settings = settings
+        #: One line per field `ensure_templates` found mapped with another type than the
+        #: spec's (left unchanged) or could not add, for the caller to show.
+        self.mapping_warnings: list[str] = []
         self._bulk_chunk_size = bulk_chunk_size
         self._bulk_max_retries = bulk_max_retries
         self._bulk_initial_backoff_s = bulk_initial_backoff_s
@@ -454,6 +458,11 @@ class ElasticStore:
         Raises:
             StoreError: "index template <name> rejected" with ES's reason, or a connection,
                 authentication or permission problem.
+
+        An index or data stream that already exists gets the fields the current spec adds
+        (`PUT <index>/_mapping` with only those); a field it maps with another type is left
+        as it is and reported in `mapping_warnings`, as is a mapping update the cluster
+        refuses: the rest of the start goes on.
         """
         specs = indices_to_install(telemetry=telemetry)
         installed: list[str] = []
@@ -473,7 +482,9 @@ class ElasticStore:
                 self._raise(error, action=f"install index template {spec.template}")
             installed.append(spec.template)
         for spec in specs:
-            self._create_if_missing(spec.name, data_stream=spec.data_stream)
+            if not self._create_if_missing(spec.name, data_stream=spec.data_stream):
+                # Made by an older version: the template change does not reach it.
+                self._upgrade_mapping(spec)
         return installed
 
     def refresh(self, index: str | None = None) -> None:
@@ -612,7 +623,8 @@ class ElasticStore:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _create_if_missing(self, name: str, *, data_stream: bool) -> None:
+    def _create_if_missing(self, name: str, *, data_stream: bool) -> bool:
+        """Create the index or data stream; False when it already existed."""
         try:
             if data_stream:
                 self._client.indices.create_data_stream(name=name)
@@ -621,10 +633,67 @@ class ElasticStore:
         except ApiError as error:
             error_type, _ = _error_type_and_reason(error.body)
             if error.status_code == 400 and error_type == "resource_already_exists_exception":
-                return
+                return False
             self._raise(error, action=f"create {name}")
         except Exception as error:  # translated at the boundary
             self._raise(error, action=f"create {name}")
+        return True
+
+    def _warn(self, line: str) -> None:
+        """Keep `line` in `mapping_warnings` and log it once (stderr when nothing else is
+        configured, as the Slack notifier's warnings: `qs_tui.notify`)."""
+        if line not in self.mapping_warnings:
+            self.mapping_warnings.append(line)
+            log.warning("%s", line)
+
+    def _upgrade_mapping(self, spec: IndexSpec) -> None:
+        """Add to an existing index or data stream the fields of `spec` it does not map.
+
+        `GET <name>/_mapping` answers per concrete index (a data stream's backing indices);
+        a field missing from any of them is added with one `PUT <name>/_mapping`, which
+        Elasticsearch applies to every backing index of a data stream ("Update mapping API":
+        https://www.elastic.co/guide/en/elasticsearch/reference/current/indices-put-mapping.html;
+        "Add a new field mapping to a data stream":
+        https://www.elastic.co/guide/en/elasticsearch/reference/current/modify-data-streams.html).
+        Nothing is sent when the mapping is current, so a second start only reads.
+        """
+        action = f"read the mapping of {spec.name}"
+        try:
+            body = self._client.indices.get_mapping(index=spec.name).body
+        except ApiError as error:
+            if error.status_code == 403:
+                # A key that may write but not read index metadata: writing still works, so
+                # the start goes on without the upgrade.
+                _, reason = _error_type_and_reason(error.body)
+                self._warn(f"cannot {action}: {self._redact(reason)}")
+                return
+            self._raise(error, action=action)
+        except Exception as error:  # translated at the boundary
+            self._raise(error, action=action)
+        missing: dict[str, Any] = {}
+        for concrete in sorted(body):
+            properties = (body[concrete].get("mappings") or {}).get("properties") or {}
+            lacking, conflicts = mapping_upgrade(spec, concrete, properties)
+            missing.update(lacking)
+            for conflict in conflicts:
+                self._warn(str(conflict))
+        if not missing:
+            return
+        try:
+            self._client.indices.put_mapping(index=spec.name, properties=missing)
+        except ApiError as error:
+            if error.status_code in (400, 403):
+                # Refused (a type changed under us, or the key may not manage the index):
+                # the index still takes writes, only the new fields stay unindexed.
+                error_type, reason = _error_type_and_reason(error.body)
+                self._warn(
+                    f"cannot add fields {', '.join(sorted(missing))} to {spec.name}: "
+                    f"{error_type}: {self._redact(reason)}"
+                )
+                return
+            self._raise(error, action=f"update the mapping of {spec.name}")
+        except Exception as error:  # translated at the boundary
+            self._raise(error, action=f"update the mapping of {spec.name}")
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:

@@ -45,6 +45,7 @@ With a data directory, every `bulk()`/`index()` call is durable when it returns 
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import re
 import struct
@@ -71,7 +72,9 @@ from qs_tui.store.base import (
 )
 from qs_tui.store.persistence import DataDirectory, IndexRecord
 from qs_tui.store.retention import DEFAULT_RETENTION, PRUNE_EVERY, is_telemetry
-from qs_tui.store.templates import indices_to_install, spec_for
+from qs_tui.store.templates import indices_to_install, mapping_upgrade, spec_for
+
+log = logging.getLogger(__name__)
 
 ID = "_id"
 TIMESTAMP = "@timestamp"
@@ -980,6 +983,9 @@ class EmbeddedStore:
     ) -> None:
         self._clock = now or (lambda: datetime.now(UTC))
         self.retention = retention
+        #: One line per field `ensure_templates` found mapped with another type than the
+        #: spec's (left unchanged), for the caller to show.
+        self.mapping_warnings: list[str] = []
         self._expired_at: datetime | None = None
         self._lock = threading.RLock()
         self._tables: dict[str, _Table] = {}
@@ -1122,14 +1128,29 @@ class EmbeddedStore:
     def ensure_templates(self, *, telemetry: bool = True) -> list[str]:
         """The templates are built in; like `ElasticStore`, also create the (empty) indices
         so that `FROM qs-incidents` answers with no rows instead of "Unknown index"
-        (without `telemetry`, only the agents' own: see `indices_to_install`)."""
+        (without `telemetry`, only the agents' own: see `indices_to_install`).
+
+        An index that already exists (a data directory written by an older version) gets
+        the fields the current spec adds, as `put_mapping`; a field it maps with another
+        type is left as it is and reported in `mapping_warnings`.
+        """
         self._check_open()
         specs = indices_to_install(telemetry=telemetry)
         for spec in specs:
             with self._lock:
-                exists = spec.name in self._tables
-            if not exists:
+                table = self._tables.get(spec.name)
+                existing = None if table is None else table.mapping.body()["properties"]
+            if existing is None:
                 self.create_index(spec.name, spec.mapping(), data_stream=spec.data_stream)
+                continue
+            missing, conflicts = mapping_upgrade(spec, spec.name, existing)
+            for conflict in conflicts:
+                if str(conflict) not in self.mapping_warnings:
+                    self.mapping_warnings.append(str(conflict))
+                    # Once per store; stderr when logging is not configured (as `qs_tui.notify`).
+                    log.warning("%s", conflict)
+            if missing:
+                self.put_mapping(spec.name, missing)
         return [spec.template for spec in specs]
 
     def refresh(self, index: str | None = None) -> None:
@@ -1223,6 +1244,56 @@ class EmbeddedStore:
                 del self._tables[name]
                 raise
         return batch.frame.height, []
+
+    def put_mapping(self, index: str, properties: Mapping[str, Any]) -> None:
+        """Add fields to an existing index, as Elasticsearch's update-mapping API does.
+
+        Documents already held read the new fields as null (each column is filled in when
+        the index is read; nothing is rewritten), and a data directory commits the new
+        mapping with the same segments, so a restart sees it.
+
+        Raises:
+            StoreError: no such index; a field is already mapped with another type
+                (`illegal_argument_exception`, Elasticsearch's words); a malformed mapping.
+        """
+        with self._lock:
+            self._check_open()
+            table = self._tables.get(index)
+            if table is None:
+                raise StoreError("index_not_found_exception", f"no such index [{index}]")
+            body = table.mapping.body()
+            current = table.mapping.fields
+            merged = IndexMapping(body, index=index)
+            for name, definition in properties.items():
+                if not isinstance(definition, Mapping):
+                    raise StoreError(
+                        "invalid mapping", f"index {index}: field [{name}] is not an object"
+                    )
+                have = current.get(name)
+                wanted = definition.get("type", "object")
+                if have is not None:
+                    if have.mapping_type != wanted:
+                        raise StoreError(
+                            "illegal_argument_exception",
+                            f"mapper [{name}] cannot be changed from type [{have.mapping_type}] "
+                            f"to [{wanted}]",
+                        )
+                    continue  # already there with this type: nothing to add
+                merged.add_dynamic(name, copy.deepcopy(dict(definition)))
+            if merged.properties == body["properties"]:
+                return
+            previous = table.mapping
+            table.mapping = merged
+            table.invalidate()
+            if self._directory is not None:
+                record = self._directory.manifest.indices.get(index)
+                try:
+                    # The same segments: only the manifest's mapping changes.
+                    self._persist(table, segments=list(record.segments) if record else [])
+                except StoreError:
+                    table.mapping = previous
+                    table.invalidate()
+                    raise
 
     #: `expire()` and `prune()` are available: an in-process store keeps its own window of
     #: telemetry (a cluster has its lifecycle policies for that).

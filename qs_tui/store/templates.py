@@ -148,6 +148,13 @@ INDICES: tuple[IndexSpec, ...] = (
             "resolved_at": _DATE,
             "mttr_s": _DOUBLE,
             "runbook": _TEXT,
+            # What the flight recorder needs to show the evidence again exactly: the
+            # anomaly's estimated onset, and the parameters each evidence query ran with
+            # as JSON text ({query name: {param: value}}). Text, because ES|QL reads no
+            # object as a whole; a keyword with doc values and no index: read back, never
+            # searched.
+            "onset_at": _DATE,
+            "evidence_params": {"type": "keyword", "index": False},
         },
     ),
     IndexSpec(
@@ -192,6 +199,88 @@ TELEMETRY_INDICES: frozenset[str] = frozenset({METRICS, LOGS, DEPLOYMENTS})
 def indices_to_install(*, telemetry: bool) -> tuple[IndexSpec, ...]:
     """`INDICES`, or (without `telemetry`) only the agents' own: incidents and decisions."""
     return tuple(spec for spec in INDICES if telemetry or spec.name not in TELEMETRY_INDICES)
+
+
+# ---- Upgrading an existing index to the current mapping -----------------------------------
+#
+# A composable template only applies to indices created after it is installed, and a
+# persisted embedded store keeps the mapping it was created with. So an index made by an
+# older version lacks the fields added since (say `record` and `level` on the audit trail):
+# with `dynamic: false` their values are kept in `_source` but not indexed, and queries that
+# name them fail. Elasticsearch's update-mapping API adds new fields to an existing index or
+# data stream (to all its backing indices) but never changes a field's type
+# (https://www.elastic.co/guide/en/elasticsearch/reference/current/indices-put-mapping.html),
+# so both stores bring an old index up to date additively: the missing fields are added and
+# a field mapped with another type is reported and left alone.
+
+
+@dataclass(frozen=True)
+class MappingConflict:
+    """A field an existing index maps with another type than the spec's.
+
+    Attributes:
+        index: the concrete index (a data stream's backing index) holding the field.
+        field: the dotted field name.
+        existing: the type the index has.
+        expected: the type the spec asks for.
+    """
+
+    index: str
+    field: str
+    existing: str
+    expected: str
+
+    def __str__(self) -> str:
+        return (
+            f"mapping conflict in {self.index}: field [{self.field}] is [{self.existing}], "
+            f"expected [{self.expected}]; left unchanged (a type change needs a reindex)"
+        )
+
+
+def field_types(properties: Any) -> dict[str, str]:
+    """Dotted path -> mapping type of every field and object in a mapping's `properties`.
+
+    Objects (a definition with `properties` and no `type`) are listed as `object` and their
+    fields under `parent.child`, as Elasticsearch resolves a dotted name.
+    """
+    types: dict[str, str] = {}
+    pending: list[tuple[Any, str]] = [(properties, "")]
+    while pending:
+        node, prefix = pending.pop()
+        if not isinstance(node, dict):
+            continue
+        for key, definition in node.items():
+            if not isinstance(definition, dict):
+                continue
+            path = prefix + str(key)
+            # No `type` means an object, with or without `properties` (as in Elasticsearch).
+            types[path] = str(definition.get("type", "object"))
+            if "properties" in definition:
+                pending.append((definition["properties"], path + "."))
+    return types
+
+
+def mapping_upgrade(
+    spec: IndexSpec, index: str, existing_properties: Any
+) -> tuple[dict[str, Any], list[MappingConflict]]:
+    """What `index` (mapped with `existing_properties`) lacks of `spec`'s mapping.
+
+    Returns:
+        The spec's definitions of the fields `index` does not map (the body of an additive
+        `PUT <index>/_mapping`; empty when it is up to date), and the fields it maps with
+        another type (never changed: reported).
+    """
+    have = field_types(existing_properties)
+    missing: dict[str, Any] = {}
+    conflicts: list[MappingConflict] = []
+    for name, definition in spec.properties.items():
+        expected = str(definition.get("type", "object"))
+        existing = have.get(name)
+        if existing is None:
+            missing[name] = dict(definition)
+        elif existing != expected:
+            conflicts.append(MappingConflict(index, name, existing, expected))
+    return missing, conflicts
 
 
 # ---- The simulator's ECS and OpenTelemetry shapes (`qs_tui.sim.shapes`) -------------------

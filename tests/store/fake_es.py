@@ -158,6 +158,11 @@ class FakeElasticsearch:
         self._fault_changed = threading.Condition()
         self.templates: dict[str, dict[str, Any]] = {}
         self.indices: set[str] = set()
+        #: The mapping of every concrete index (a data stream's backing indices by their
+        #: `.ds-` names), as `GET <target>/_mapping` answers and `PUT <target>/_mapping` adds to.
+        self.mappings: dict[str, dict[str, Any]] = {}
+        #: Each data stream's backing indices, oldest first.
+        self.backing_indices: dict[str, list[str]] = {}
         #: The `_field_caps` answer over every index (`load_fixture("field_caps_….json")`).
         self.field_caps: dict[str, Any] = {"indices": [], "fields": {}}
         self._scripted: deque[_Scripted] = deque()
@@ -277,6 +282,18 @@ class FakeElasticsearch:
         """Block until at least `count` requests hang (True), or `timeout` passes (False)."""
         with self._fault_changed:
             return self._fault_changed.wait_for(lambda: self._hanging >= count, timeout)
+
+    def create_with_mapping(
+        self, name: str, mapping: dict[str, Any], *, data_stream: bool = False
+    ) -> None:
+        """Hold `name` already, mapped with `mapping` (an index an older version created):
+        the engine's index gets that mapping too, so queries see only its fields."""
+        with self._lock:
+            self.indices.add(name)
+            self.documents.setdefault(name, [])
+            self._record_mapping(name, mapping, data_stream=data_stream)
+            if self._engine is not None:
+                self._engine.create_index(name, mapping, data_stream=data_stream)
 
     def ids_in(self, index: str) -> list[str]:
         """The `_id`s `index` holds (each once: ES keeps one document per id)."""
@@ -492,6 +509,10 @@ class FakeElasticsearch:
             return 200, load_fixture("refresh.json"), []
         if len(segments) == 2 and segments[1] == "_count":
             return self._count(segments[0])
+        if len(segments) == 2 and segments[1] == "_mapping" and method in ("GET", "PUT", "POST"):
+            if method == "GET":
+                return self._get_mapping(segments[0])
+            return self._put_mapping(segments[0], request.body or {})
         if segments[-1:] == ["_field_caps"] and method in ("GET", "POST"):
             return self._field_caps(segments[0] if len(segments) == 2 else "*", request)
         reason = f"no handler found for uri [{path}] and method [{method}]"
@@ -503,7 +524,15 @@ class FakeElasticsearch:
         if method == "PUT" and name is not None:
             self.templates[name] = request.body
             if self._engine is not None:
-                self._engine.ensure_templates()
+                # The engine's indices stand for the ones the cluster would create from the
+                # templates; like Elasticsearch, a template never changes an existing index.
+                from qs_tui.store.templates import INDICES
+
+                for spec in INDICES:
+                    if spec.name not in self._engine.indices():
+                        self._engine.create_index(
+                            spec.name, spec.mapping(), data_stream=spec.data_stream
+                        )
             return 200, load_fixture("acknowledged.json"), []
         templates = list(load_fixture("builtin_index_templates.json")["index_templates"])
         templates += [{"name": n, "index_template": b} for n, b in self.templates.items()]
@@ -525,6 +554,16 @@ class FakeElasticsearch:
             return 400, body, []
         self.indices.add(name)
         self.documents.setdefault(name, [])
+        template = self._template_for(name)
+        if template is not None:
+            # Elasticsearch maps a new index from the highest-priority matching template.
+            self._record_mapping(
+                name,
+                (template.get("template") or {}).get("mappings") or {},
+                data_stream="data_stream" in template,
+            )
+        else:
+            self._record_mapping(name, mappings or {}, data_stream=False)
         if self._engine is not None:
             from qs_tui.store.templates import spec_for
 
@@ -536,6 +575,81 @@ class FakeElasticsearch:
                 # `PUT /<index>` with a `mappings` body, as for data shaped by someone else.
                 self._engine.create_index(name, mappings)
         return 200, load_fixture("create_index.json") | {"index": name}, []
+
+    def _template_for(self, name: str) -> dict[str, Any] | None:
+        """The installed template with the highest priority whose patterns match `name`."""
+        matching = [
+            body
+            for body in self.templates.values()
+            if any(fnmatch.fnmatchcase(name, p) for p in body.get("index_patterns", []))
+        ]
+        return max(matching, key=lambda body: body.get("priority", 0), default=None)
+
+    def _record_mapping(self, name: str, mapping: dict[str, Any], *, data_stream: bool) -> None:
+        concrete = name
+        if data_stream:
+            # Backing indices are named `.ds-<data-stream>-<yyyy.MM.dd>-<generation>`.
+            concrete = f".ds-{name}-2026.12.01-000001"
+            self.backing_indices[name] = [concrete]
+        self.mappings[concrete] = json.loads(json.dumps(mapping))
+
+    def _concrete(self, target: str) -> list[str]:
+        created = target in self.indices
+        if created and target not in self.mappings and target not in self.backing_indices:
+            # Created by a first write: mapped from its template, as ES auto-creates.
+            template = self._template_for(target) or {}
+            self._record_mapping(
+                target,
+                (template.get("template") or {}).get("mappings") or {},
+                data_stream="data_stream" in template,
+            )
+        if target in self.backing_indices:
+            return list(self.backing_indices[target])
+        return [target] if target in self.mappings else []
+
+    def _index_missing(self, target: str) -> tuple[int, Any, list[tuple[str, str]]]:
+        body = load_fixture("error_index_not_found.json")
+        reason = f"no such index [{target}]"
+        body["error"]["reason"] = body["error"]["root_cause"][0]["reason"] = reason
+        return 404, body, []
+
+    def _get_mapping(self, target: str) -> tuple[int, Any, list[tuple[str, str]]]:
+        """`GET <target>/_mapping`: `{<concrete index>: {"mappings": {...}}}` per index."""
+        concrete = self._concrete(target)
+        if not concrete:
+            return self._index_missing(target)
+        return 200, {name: {"mappings": self.mappings[name]} for name in concrete}, []
+
+    def _put_mapping(
+        self, target: str, body: dict[str, Any]
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        """`PUT <target>/_mapping`: add fields to every concrete index of `target`.
+
+        As Elasticsearch, a field already mapped with another type refuses the whole request
+        with a 400 `illegal_argument_exception` ("mapper [f] cannot be changed from type [a]
+        to [b]"), and nothing is changed.
+        """
+        concrete = self._concrete(target)
+        if not concrete:
+            return self._index_missing(target)
+        properties = body.get("properties") or {}
+        for name in concrete:
+            have = self.mappings[name].get("properties") or {}
+            for field_name, definition in properties.items():
+                old = have.get(field_name)
+                if old is not None and old.get("type", "object") != definition.get("type"):
+                    reason = (
+                        f"mapper [{field_name}] cannot be changed from type "
+                        f"[{old.get('type', 'object')}] to [{definition.get('type')}]"
+                    )
+                    return 400, _error_body("illegal_argument_exception", reason), []
+        for name in concrete:
+            self.mappings[name].setdefault("properties", {}).update(
+                json.loads(json.dumps(properties))
+            )
+        if self._engine is not None and target in self._engine.indices():
+            self._engine.put_mapping(target, properties)
+        return 200, load_fixture("acknowledged.json"), []
 
     def _new_id(self) -> str:
         self._next_id += 1
